@@ -42,3 +42,9 @@ class ToolSpec:
     # Sensitive tools only: runs the policy without side effects and returns the checks that passed
     # (human-readable), or raises PolicyViolation. Called before an approval is ever created.
     check: Callable[[Any, ToolContext], list[str]] | None = None
+
+
+# Fixed vocabularies shared by routing, triage and escalation (the model picks from these, nothing else).
+QUEUES = ("billing", "shipping", "returns", "technical", "account", "general")
+PRIORITIES = ("low", "normal", "high", "urgent")
+ESCALATION_REASONS = ("billing_dispute", "angry_customer", "policy_exception", "technical", "other")
