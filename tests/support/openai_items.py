@@ -74,10 +74,11 @@ class Hang:
     """
 
     seconds: float
-    then: Reply | Structured | ToolCalls | Fail | None = None
+    then: Answer | None = None
 
 
-Item: TypeAlias = Reply | Structured | ToolCalls | Fail | Hang
+Answer: TypeAlias = Reply | Structured | ToolCalls | Fail
+Item: TypeAlias = Answer | Hang
 
 _ERROR_KINDS = {
     400: ("invalid_request_error", "invalid_request"),
@@ -151,7 +152,9 @@ class Completion:
             "created": self.created,
             "model": self.model,
             "system_fingerprint": "fp_deskpilot_stub",
-            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": self.finish_reason}],
+            "choices": [
+                {"index": 0, "message": message, "logprobs": None, "finish_reason": self.finish_reason}
+            ],
             "usage": self.usage.as_openai(),
         }
 
@@ -163,8 +166,12 @@ class Completion:
             calls = self._tool_calls()
             yield self._chunk(first, include_usage)
             for index, call in enumerate(calls):
-                opening = {"index": index, "id": call["id"], "type": "function",
-                           "function": {"name": call["function"]["name"], "arguments": ""}}
+                opening = {
+                    "index": index,
+                    "id": call["id"],
+                    "type": "function",
+                    "function": {"name": call["function"]["name"], "arguments": ""},
+                }
                 yield self._chunk({"tool_calls": [opening]}, include_usage)
                 for piece in split(call["function"]["arguments"], pieces):
                     delta = {"tool_calls": [{"index": index, "function": {"arguments": piece}}]}

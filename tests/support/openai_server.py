@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from tests.support.openai_items import (
+    Answer,
     Completion,
     Fail,
     Hang,
@@ -173,7 +174,10 @@ class OpenAIStub:
 
     async def _capture(self, request: Request) -> CapturedRequest:
         captured = CapturedRequest(
-            method=request.method, path=request.url.path, headers=dict(request.headers), raw=await request.body()
+            method=request.method,
+            path=request.url.path,
+            headers=dict(request.headers),
+            raw=await request.body(),
         )
         with self._lock:
             self._requests.append(captured)
@@ -198,10 +202,12 @@ class OpenAIStub:
             return JSONResponse(completion.body(), headers={"x-request-id": completion.id})
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         return StreamingResponse(
-            _sse(completion, include_usage), media_type="text/event-stream", headers={"x-request-id": completion.id}
+            _sse(completion, include_usage),
+            media_type="text/event-stream",
+            headers={"x-request-id": completion.id},
         )
 
-    def _next_default(self, body: dict[str, Any]) -> Item:
+    def _next_default(self, body: dict[str, Any]) -> Answer:
         item = self.default(body) if callable(self.default) else self.default
         return DEFAULT_REPLY if isinstance(item, Hang) else item
 
@@ -244,12 +250,14 @@ class OpenAIStub:
             encoded: Any = base64.b64encode(vector.tobytes()).decode() if as_base64 else vector.tolist()
             data.append({"object": "embedding", "index": index, "embedding": encoded})
         tokens = sum(estimate_tokens(v if isinstance(v, str) else json.dumps(v)) for v in inputs)
-        return JSONResponse({
-            "object": "list",
-            "data": data,
-            "model": body.get("model", "text-embedding-3-small"),
-            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
-        })
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": data,
+                "model": body.get("model", "text-embedding-3-small"),
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            }
+        )
 
     async def _models(self, request: Request) -> Response:
         await self._capture(request)

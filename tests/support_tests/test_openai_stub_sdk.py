@@ -58,7 +58,9 @@ def test_request_body_and_headers_are_captured_byte_exact(openai_stub: OpenAIStu
 
 
 def test_several_tool_calls_in_one_message(openai_stub: OpenAIStub) -> None:
-    openai_stub.enqueue(ToolCalls([("lookup_order", {"order_id": "ORD-104233"}), ("lookup_refund", {"x": 1})]))
+    openai_stub.enqueue(
+        ToolCalls([("lookup_order", {"order_id": "ORD-104233"}), ("lookup_refund", {"x": 1})])
+    )
     message = client(openai_stub).chat.completions.create(model="gpt-4o", messages=USER).choices[0]
 
     assert message.finish_reason == "tool_calls"
@@ -196,8 +198,11 @@ def test_callable_default_scripts_by_content(openai_stub: OpenAIStub) -> None:
     sdk = client(openai_stub)
     first = sdk.chat.completions.create(model="gpt-4o", messages=USER).choices[0].message
     assert first.tool_calls[0].function.name == "lookup_order"
-    follow_up = [*USER, first.model_dump(exclude_none=True),
-                 {"role": "tool", "tool_call_id": first.tool_calls[0].id, "content": '{"status": "shipped"}'}]
+    follow_up = [
+        *USER,
+        first.model_dump(exclude_none=True),
+        {"role": "tool", "tool_call_id": first.tool_calls[0].id, "content": '{"status": "shipped"}'},
+    ]
     second = sdk.chat.completions.create(model="gpt-4o", messages=follow_up).choices[0].message
     assert second.content == "Answered from the tool result."
 
@@ -206,8 +211,10 @@ def test_queue_is_consumed_in_order_then_default_answers(openai_stub: OpenAIStub
     openai_stub.enqueue(Reply("one"), Reply("two"))
     openai_stub.default = Reply("fallback")
     sdk = client(openai_stub)
-    answers = [sdk.chat.completions.create(model="gpt-4o", messages=USER).choices[0].message.content
-               for _ in range(3)]
+    answers = [
+        sdk.chat.completions.create(model="gpt-4o", messages=USER).choices[0].message.content
+        for _ in range(3)
+    ]
     assert answers == ["one", "two", "fallback"]
 
 
@@ -225,7 +232,9 @@ def test_reset_forgets_requests_queue_and_default(openai_stub: OpenAIStub) -> No
 def test_embeddings_are_deterministic_unit_vectors(openai_stub: OpenAIStub) -> None:
     sdk = client(openai_stub)
     first = sdk.embeddings.create(model="text-embedding-3-small", input=["refund policy", "shipping"])
-    again = sdk.embeddings.create(model="text-embedding-3-small", input="refund policy", encoding_format="float")
+    again = sdk.embeddings.create(
+        model="text-embedding-3-small", input="refund policy", encoding_format="float"
+    )
     small = sdk.embeddings.create(model="text-embedding-3-small", input="refund policy", dimensions=256)
 
     assert len(first.data) == 2 and len(first.data[0].embedding) == 1536
