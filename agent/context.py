@@ -1,0 +1,39 @@
+"""Per-turn runtime context: trusted values and services the nodes use; never checkpointed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from langchain_core.language_models import BaseChatModel
+
+from tools.backends.base import StoreBackend
+
+
+class Retriever(Protocol):
+    def search(self, tenant: str, query: str, k: int = 5) -> list[Any]: ...
+
+
+class ValueRedactor(Protocol):
+    """The part of agent.pii.Redactor the tool node needs (restore args, redact results)."""
+
+    def redact_value(self, obj: Any, *, tenant: str, conversation_id: str) -> tuple[Any, dict[str, int]]: ...
+
+    def restore_value(self, obj: Any, *, tenant: str, conversation_id: str) -> Any: ...
+
+
+@dataclass
+class TurnContext:
+    tenant: str
+    conversation_id: str
+    customer_id: str | None
+    actor: str | None
+    backend: StoreBackend
+    model: BaseChatModel  # already bound to the tool schemas
+    redactor: ValueRedactor | None = None
+    retriever: Retriever | None = None
+    retrieval_k: int = 4
+    max_steps: int = 6
+    draft_only: bool = False  # a human owns the conversation: suggest, do not act
+    tool_events: list[dict[str, Any]] = field(default_factory=list)  # filled by the tool node
+    redaction_counts: dict[str, int] = field(default_factory=dict)

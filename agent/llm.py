@@ -1,0 +1,121 @@
+"""Chat models: gpt-4o over any OpenAI-compatible endpoint, a fallback chain, the offline engine last.
+
+Each link has a circuit breaker: after repeated failures its calls skip straight to the next link until
+the breaker half-opens and a trial call succeeds. The offline engine never fails, so a turn always gets
+an answer, labelled with the model that produced it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AnyMessage
+from langchain_core.runnables import Runnable
+
+from agent.breaker import CircuitBreaker
+from agent.offline import OFFLINE_MODEL_NAME, OfflineChatModel
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ModelLink:
+    name: str  # the model id we asked for, used as the reply's label
+    model: Runnable[Any, Any]  # a chat model with tools bound
+    breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
+
+
+def openai_chat_model(
+    model: str,
+    *,
+    api_key: str,
+    base_url: str | None,
+    timeout_s: float,
+    max_retries: int,
+    max_tokens: int,
+    temperature: float,
+    extra: dict[str, Any] | None = None,
+) -> BaseChatModel:
+    from langchain_openai import ChatOpenAI
+
+    return ChatOpenAI(
+        model=model,
+        api_key=api_key,  # type: ignore[arg-type]
+        base_url=base_url,
+        timeout=timeout_s,  # the SDK's default is 600 s: far too long for a person waiting
+        max_retries=max_retries,  # the SDK retries 408/409/429/5xx with exponential backoff
+        max_tokens=max_tokens,  # type: ignore[call-arg]
+        temperature=temperature,
+        stream_usage=True,  # usage (and cached tokens) on streamed replies too
+        model_kwargs=extra or {},
+    )
+
+
+class FallbackChatModel:
+    """Tries each link in order; what answered is in `response_metadata["model_name"]`."""
+
+    def __init__(self, links: Sequence[ModelLink], *, clock: Any = time.monotonic) -> None:
+        self.links = list(links)
+        self._clock = clock
+
+    @property
+    def primary(self) -> str:
+        return self.links[0].name
+
+    async def ainvoke(self, messages: list[AnyMessage], config: Any = None, **kwargs: Any) -> AIMessage:
+        errors: list[str] = []
+        for link in self.links:
+            if not link.breaker.allow():
+                errors.append(f"{link.name}: circuit open")
+                continue
+            started = self._clock()
+            try:
+                reply = await link.model.ainvoke(messages, config, **kwargs)
+            except Exception as error:  # noqa: BLE001 - any failure moves us down the chain
+                link.breaker.record_failure()
+                errors.append(f"{link.name}: {type(error).__name__}")
+                log.warning("model %s failed (%s); trying the next one", link.name, type(error).__name__)
+                continue
+            link.breaker.record_success()
+            reply.response_metadata.setdefault("model_name", link.name)
+            reply.response_metadata["deskpilot_model"] = link.name
+            reply.response_metadata["latency_ms"] = round((self._clock() - started) * 1000, 1)
+            if errors:
+                reply.response_metadata["fallback_from"] = errors
+            return reply
+        raise RuntimeError("every model in the chain failed: " + "; ".join(errors))
+
+
+def build_model_chain(
+    *,
+    tools: Sequence[Any],
+    api_key: str | None,
+    model: str,
+    fallback_models: Sequence[str],
+    base_url: str | None,
+    timeout_s: float,
+    max_retries: int,
+    max_tokens: int,
+    temperature: float,
+    failure_threshold: int = 3,
+    reset_after_s: float = 30.0,
+    extra: dict[str, Any] | None = None,
+) -> FallbackChatModel:
+    """gpt-4o -> fallbacks -> offline engine; without a key, the offline engine alone."""
+    links: list[ModelLink] = []
+    if api_key:
+        for name in [model, *fallback_models]:
+            chat = openai_chat_model(name, api_key=api_key, base_url=base_url, timeout_s=timeout_s,
+                                     max_retries=max_retries, max_tokens=max_tokens,
+                                     temperature=temperature, extra=extra)
+            links.append(ModelLink(name, chat.bind_tools(list(tools)),
+                                   CircuitBreaker(failure_threshold=failure_threshold,
+                                                  reset_after_s=reset_after_s)))
+    offline = OfflineChatModel().bind_tools(list(tools))
+    links.append(ModelLink(OFFLINE_MODEL_NAME, offline, CircuitBreaker(failure_threshold=10**9)))
+    return FallbackChatModel(links)

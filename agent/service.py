@@ -1,0 +1,226 @@
+"""run_turn: the one entry every channel calls. Redact -> graph -> restore, with audit events.
+
+Only redacted text enters the graph, so checkpoints, model requests, logs and audit payloads hold
+placeholders; the real values come back only in the restored reply handed to the caller.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage
+from langgraph.graph.state import CompiledStateGraph
+
+from agent.context import Retriever, TurnContext
+from agent.offline import OFFLINE_MODEL_NAME
+from agent.streaming import PlaceholderStream
+from tools.backends.base import StoreBackend
+
+log = logging.getLogger(__name__)
+CITATION_RE = re.compile(r"\[(\d{1,2})\]")
+
+
+class AuditSink(Protocol):
+    def record(self, *, tenant: str, type: str, actor: str | None = None,
+               conversation_id: str | None = None, payload: dict[str, Any] | None = None) -> Any: ...
+
+
+class Redactor(Protocol):
+    async def aredact(self, text: str, *, tenant: str, conversation_id: str) -> Any: ...
+
+    def restore(self, text: str, *, tenant: str, conversation_id: str) -> str: ...
+
+    def redact_value(self, obj: Any, *, tenant: str, conversation_id: str) -> tuple[Any, dict[str, int]]: ...
+
+    def restore_value(self, obj: Any, *, tenant: str, conversation_id: str) -> Any: ...
+
+
+@dataclass(frozen=True)
+class TurnRequest:
+    tenant: str
+    conversation_id: str
+    text: str
+    customer_id: str | None = None
+    actor: str | None = None  # api key id (or staff id) driving the turn
+    channel: str = "api"
+    draft_only: bool = False
+
+
+@dataclass
+class TurnResult:
+    conversation_id: str
+    reply: str  # restored: real values, for the customer or staff
+    reply_redacted: str
+    user_text_redacted: str
+    citations: list[dict[str, Any]]
+    tool_calls: list[dict[str, Any]]
+    model: str
+    degraded: bool
+    usage: dict[str, Any]
+    redactions: dict[str, int]
+    pending_approval: str | None = None
+    handoff: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class TurnEvent:
+    kind: Literal["token", "tool", "final"]
+    data: Any
+
+
+@dataclass
+class AgentService:
+    graph: CompiledStateGraph
+    model: Any  # FallbackChatModel: what call_model invokes
+    backend: StoreBackend
+    audit: AuditSink
+    redactor: Redactor | None = None
+    retriever: Retriever | None = None
+    retrieval_k: int = 4
+    max_steps: int = 6
+    primary_model: str = "gpt-4o"
+
+    async def run_turn(self, request: TurnRequest) -> TurnResult:
+        result: TurnResult | None = None
+        async for event in self.stream_turn(request):
+            if event.kind == "final":
+                result = event.data
+        assert result is not None
+        return result
+
+    async def stream_turn(self, request: TurnRequest) -> AsyncIterator[TurnEvent]:
+        """Yields token deltas (restored), tool calls as they finish, then the final TurnResult."""
+        scope = {"tenant": request.tenant, "conversation_id": request.conversation_id}
+        user_text, counts = await self._redact(request.text, scope)
+        self.audit.record(tenant=request.tenant, type="turn.received", actor=request.actor,
+                          conversation_id=request.conversation_id,
+                          payload={"channel": request.channel, "content": user_text, "redactions": counts,
+                                   "draft_only": request.draft_only})
+
+        ctx = TurnContext(
+            tenant=request.tenant, conversation_id=request.conversation_id, customer_id=request.customer_id,
+            actor=request.actor, backend=self.backend, model=self.model, redactor=self.redactor,
+            retriever=self.retriever, retrieval_k=self.retrieval_k, max_steps=self.max_steps,
+            draft_only=request.draft_only,
+        )
+        config = {"configurable": {"thread_id": thread_id(request.tenant, request.conversation_id)}}
+        human = HumanMessage(content=user_text, id=f"msg_{uuid.uuid4().hex}")
+        stream = PlaceholderStream(self._restorer(scope))
+        reported = 0
+        async for mode, payload in self.graph.astream(
+            {"messages": [human]}, config, context=ctx, stream_mode=["messages", "updates"]
+        ):
+            if mode == "messages":
+                chunk, meta = payload
+                if meta.get("langgraph_node") == "model" and isinstance(chunk, AIMessageChunk):
+                    text = chunk.text if isinstance(chunk.text, str) else str(chunk.content)
+                    if text and (delta := stream.feed(text)):
+                        yield TurnEvent("token", delta)
+            while reported < len(ctx.tool_events):
+                yield TurnEvent("tool", self._public_tool_event(ctx.tool_events[reported], scope))
+                reported += 1
+        if tail := stream.flush():
+            yield TurnEvent("token", tail)
+
+        state = await self.graph.aget_state(config)
+        result = self._result(request, state.values, human.id or "", user_text, counts, ctx, scope)
+        for event in ctx.tool_events:
+            self.audit.record(tenant=request.tenant, type="tool.called", actor=request.actor,
+                              conversation_id=request.conversation_id,
+                              payload={"tool": event["name"], "args": event["args"], "status": event["status"],
+                                       "result_status": _result_status(event)})
+        self.audit.record(tenant=request.tenant, type="reply.sent", actor=request.actor,
+                          conversation_id=request.conversation_id,
+                          payload={"model": result.model, "degraded": result.degraded,
+                                   "content": result.reply_redacted, "usage": result.usage,
+                                   "citations": [c["chunk_id"] for c in result.citations],
+                                   "pending_approval": result.pending_approval})
+        yield TurnEvent("final", result)
+
+    # --- helpers ------------------------------------------------------------------------------------
+
+    async def _redact(self, text: str, scope: dict[str, str]) -> tuple[str, dict[str, int]]:
+        if self.redactor is None:
+            return text, {}
+        redaction = await self.redactor.aredact(text, **scope)
+        return redaction.text, dict(redaction.counts)
+
+    def _restorer(self, scope: dict[str, str]) -> Any:
+        if self.redactor is None:
+            return lambda text: text
+        redactor = self.redactor
+        return lambda text: redactor.restore(text, **scope)
+
+    def _public_tool_event(self, event: dict[str, Any], scope: dict[str, str]) -> dict[str, Any]:
+        return {"name": event["name"], "args": event["args"], "status": event["status"],
+                "result": event["result"]}
+
+    def _result(self, request: TurnRequest, values: dict[str, Any], human_id: str, user_text: str,
+                counts: dict[str, int], ctx: TurnContext, scope: dict[str, str]) -> TurnResult:
+        messages = values.get("messages", [])
+        start = next((i for i, m in enumerate(messages) if m.id == human_id), len(messages) - 1)
+        this_turn = messages[start + 1:]
+        replies = [m for m in this_turn if isinstance(m, AIMessage)]
+        final = replies[-1] if replies else AIMessage(content="")
+        reply_redacted = str(final.content) if isinstance(final.content, str) else _join_text(final.content)
+        model = str(final.response_metadata.get("deskpilot_model")
+                    or final.response_metadata.get("model_name") or OFFLINE_MODEL_NAME)
+        redactions = dict(counts)
+        for entity, count in ctx.redaction_counts.items():
+            redactions[entity] = redactions.get(entity, 0) + count
+        handoff = next((e["result"] for e in ctx.tool_events
+                        if e["name"] == "escalate_to_human" and e["status"] == "ok"), None)
+        return TurnResult(
+            conversation_id=request.conversation_id,
+            reply=self._restorer(scope)(reply_redacted),
+            reply_redacted=reply_redacted,
+            user_text_redacted=user_text,
+            citations=used_citations(reply_redacted, values.get("passages") or []),
+            tool_calls=[self._public_tool_event(e, scope) for e in ctx.tool_events
+                        if e["name"] != "step_limit"],
+            model=model,
+            degraded=model != self.primary_model,
+            usage=sum_usage(replies),
+            redactions=redactions,
+            handoff=handoff if isinstance(handoff, dict) else None,
+        )
+
+
+def thread_id(tenant: str, conversation_id: str) -> str:
+    return f"{tenant}:{conversation_id}"
+
+
+def used_citations(reply: str, passages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Only the passages the reply actually cites with [n] markers, in citation order."""
+    cited: list[dict[str, Any]] = []
+    for number in dict.fromkeys(int(n) for n in CITATION_RE.findall(reply)):
+        if 1 <= number <= len(passages):
+            p = passages[number - 1]
+            cited.append({k: p.get(k) for k in ("chunk_id", "document_id", "title", "section", "source")})
+    return cited
+
+
+def sum_usage(replies: list[AIMessage]) -> dict[str, Any]:
+    total = {"input_tokens": 0, "cached_tokens": 0, "output_tokens": 0, "model_calls": len(replies)}
+    for reply in replies:
+        usage = reply.usage_metadata or {}
+        total["input_tokens"] += usage.get("input_tokens", 0)
+        total["output_tokens"] += usage.get("output_tokens", 0)
+        total["cached_tokens"] += (usage.get("input_token_details") or {}).get("cache_read", 0) or 0
+    return total
+
+
+def _result_status(event: dict[str, Any]) -> str:
+    result = event.get("result")
+    if isinstance(result, dict) and "error" in result:
+        return str(result["error"])
+    return event["status"]
+
+
+def _join_text(parts: list[Any]) -> str:
+    return "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in parts)

@@ -1,0 +1,127 @@
+"""Conversations as the API sees them: ownership, status (active / needs_human) and stored history."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from agent.service import AgentService, TurnEvent, TurnRequest, TurnResult
+from api.errors import ApiError, NotFoundError
+from api.models import Conversation, Message, utcnow
+
+
+class ConversationService:
+    def __init__(self, *, engine: Engine, agent: AgentService, redactor: Any = None) -> None:
+        self.engine = engine
+        self.agent = agent
+        self.redactor = redactor
+        # One turn at a time per conversation: the graph's checkpoint is a single timeline.
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    def create(self, *, tenant: str, customer_id: str | None, channel: str, actor: str | None) -> Conversation:
+        if customer_id is not None:
+            self._require_customer(tenant, customer_id)
+        conversation = Conversation(tenant=tenant, customer_id=customer_id, channel=channel, created_by=actor)
+        with Session(self.engine, expire_on_commit=False) as session:
+            session.add(conversation)
+            session.commit()
+        self.agent.audit.record(tenant=tenant, type="conversation.created", actor=actor,
+                                conversation_id=conversation.id,
+                                payload={"channel": channel, "customer_id": customer_id})
+        return conversation
+
+    def get(self, *, tenant: str, conversation_id: str) -> Conversation:
+        with Session(self.engine, expire_on_commit=False) as session:
+            conversation = session.get(Conversation, conversation_id)
+        # Another tenant's conversation is indistinguishable from a missing one.
+        if conversation is None or conversation.tenant != tenant:
+            raise NotFoundError(f"conversation {conversation_id} not found")
+        return conversation
+
+    def messages(self, *, tenant: str, conversation_id: str, restore: bool) -> list[Message]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            rows = list(session.exec(
+                select(Message).where(Message.conversation_id == conversation_id, Message.tenant == tenant)
+                .order_by(col(Message.id))
+            ))
+        if restore and self.redactor is not None:
+            for row in rows:
+                row.content = self.redactor.restore(row.content, tenant=tenant, conversation_id=conversation_id)
+        return rows
+
+    async def send(self, *, tenant: str, conversation_id: str, text: str, customer_id: str | None,
+                   actor: str | None, channel: str = "api") -> TurnResult:
+        result: TurnResult | None = None
+        async for event in self.stream(tenant=tenant, conversation_id=conversation_id, text=text,
+                                       customer_id=customer_id, actor=actor, channel=channel):
+            if event.kind == "final":
+                result = event.data
+        assert result is not None
+        return result
+
+    async def stream(self, *, tenant: str, conversation_id: str, text: str, customer_id: str | None,
+                     actor: str | None, channel: str = "api") -> AsyncIterator[TurnEvent]:
+        conversation = self.get(tenant=tenant, conversation_id=conversation_id)
+        customer = self.resolve_customer(conversation, customer_id)
+        async with self._locks[conversation_id]:
+            conversation = self.get(tenant=tenant, conversation_id=conversation_id)
+            request = TurnRequest(tenant=tenant, conversation_id=conversation_id, text=text,
+                                  customer_id=customer, actor=actor, channel=channel,
+                                  draft_only=conversation.status == "needs_human")
+            async for event in self.agent.stream_turn(request):
+                if event.kind == "final":
+                    self._store_turn(conversation, customer, event.data)
+                yield event
+
+    def set_status(self, *, tenant: str, conversation_id: str, status: str, reason: str | None,
+                   actor: str | None) -> Conversation:
+        with Session(self.engine, expire_on_commit=False) as session:
+            conversation = session.get(Conversation, conversation_id)
+            if conversation is None or conversation.tenant != tenant:
+                raise NotFoundError(f"conversation {conversation_id} not found")
+            conversation.status, conversation.handoff_reason = status, reason
+            conversation.updated_at = utcnow()
+            session.add(conversation)
+            session.commit()
+        self.agent.audit.record(tenant=tenant, type=f"conversation.{status}", actor=actor,
+                                conversation_id=conversation_id, payload={"reason": reason})
+        return conversation
+
+    # --- internals ----------------------------------------------------------------------------------
+
+    def resolve_customer(self, conversation: Conversation, customer_id: str | None) -> str | None:
+        if conversation.customer_id and customer_id and customer_id != conversation.customer_id:
+            raise ApiError("customer_id does not match the customer of this conversation",
+                           conversation_customer=conversation.customer_id)
+        if conversation.customer_id is None and customer_id is not None:
+            self._require_customer(conversation.tenant, customer_id)
+        return conversation.customer_id or customer_id
+
+    def _require_customer(self, tenant: str, customer_id: str) -> None:
+        if self.agent.backend.get_customer(tenant, customer_id) is None:
+            raise NotFoundError(f"customer {customer_id} not found")
+
+    def _store_turn(self, conversation: Conversation, customer_id: str | None, result: TurnResult) -> None:
+        with Session(self.engine, expire_on_commit=False) as session:
+            row = session.get(Conversation, conversation.id)
+            assert row is not None
+            if row.customer_id is None and customer_id is not None:
+                row.customer_id = customer_id
+            if result.handoff and row.status != "needs_human":
+                row.status, row.handoff_reason = "needs_human", str(result.handoff.get("reason_category"))
+            row.updated_at = utcnow()
+            session.add(row)
+            session.add(Message(conversation_id=row.id, tenant=row.tenant, role="user",
+                                content=result.user_text_redacted))
+            session.add(Message(
+                conversation_id=row.id, tenant=row.tenant, role="assistant", content=result.reply_redacted,
+                meta={"model": result.model, "degraded": result.degraded, "citations": result.citations,
+                      "tool_calls": [{"name": c["name"], "status": c["status"]} for c in result.tool_calls],
+                      "usage": result.usage, "pending_approval": result.pending_approval},
+            ))
+            session.commit()

@@ -1,0 +1,46 @@
+"""The FastAPI app: routers, error handlers, and the runtime built once in lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from api.errors import install_error_handlers
+from api.routes import audit, conversations, customers, health
+from api.runtime import open_runtime
+from api.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, **runtime_overrides: Any) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_runtime(settings, **runtime_overrides) as runtime:
+            app.state.runtime = runtime
+            yield
+
+    app = FastAPI(
+        title="Deskpilot",
+        version="0.1.0",
+        summary="Support copilot: grounded answers, validated tools, PII redaction, audit log.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(conversations.router)
+    app.include_router(customers.router)
+    app.include_router(audit.router)
+    try:
+        from api.routes import knowledge
+    except ImportError:  # the knowledge routes ship with the knowledge base package
+        log.debug("knowledge routes unavailable")
+    else:
+        app.include_router(knowledge.router)
+    return app

@@ -1,0 +1,93 @@
+"""Service tables: API keys, conversations, messages and the hash-chained audit log."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:20]}"
+
+
+Scope = Literal["agent", "integration", "admin", "approve"]
+SCOPES: tuple[str, ...] = ("agent", "integration", "admin", "approve")
+
+
+# --- tables ------------------------------------------------------------------------------------------
+
+
+class ApiKey(SQLModel, table=True):
+    __tablename__ = "api_keys"
+
+    id: str = Field(default_factory=lambda: new_id("key"), primary_key=True)
+    tenant: str = Field(index=True, max_length=64)
+    name: str = Field(default="", max_length=200)
+    key_hash: str = Field(unique=True, index=True)  # sha256 of the secret; the secret is never stored
+    scopes: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+
+
+class Conversation(SQLModel, table=True):
+    __tablename__ = "conversations"
+
+    id: str = Field(default_factory=lambda: new_id("conv"), primary_key=True)
+    tenant: str = Field(index=True, max_length=64)
+    customer_id: str | None = Field(default=None, index=True, max_length=64)
+    channel: str = Field(default="api", max_length=32)
+    status: str = Field(default="active", max_length=32)  # active | needs_human
+    handoff_reason: str | None = None
+    created_by: str | None = None  # api key id
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Message(SQLModel, table=True):
+    """One visible message of a conversation. `content` is always the redacted form."""
+
+    __tablename__ = "messages"
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: str = Field(index=True, foreign_key="conversations.id")
+    tenant: str = Field(index=True, max_length=64)
+    role: str = Field(max_length=16)  # user | assistant
+    content: str
+    meta: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only, hash-chained per tenant: hash = sha256(prev_hash + canonical event)."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (UniqueConstraint("tenant", "seq", name="uq_audit_tenant_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant: str = Field(index=True, max_length=64)
+    seq: int  # 1, 2, 3 ... per tenant
+    type: str = Field(index=True, max_length=64)
+    actor: str | None = Field(default=None, max_length=64)
+    conversation_id: str | None = Field(default=None, index=True)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+    prev_hash: str
+    hash: str = Field(index=True)
+
+
+class AuditHead(SQLModel, table=True):
+    """The newest event per tenant, so deleting the tail of the chain is detected too."""
+
+    __tablename__ = "audit_heads"
+
+    tenant: str = Field(primary_key=True, max_length=64)
+    seq: int = 0
+    hash: str = ""

@@ -1,0 +1,113 @@
+"""Conversations: create, send a message (JSON or Server-Sent Events), read the history."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from sse_starlette.sse import EventSourceResponse
+
+from agent.service import TurnResult
+from api.auth import Principal
+from api.deps import AgentKey, RuntimeDep
+from api.errors import PayloadTooLarge
+from api.runtime import Runtime
+from api.schemas import ConversationCreate, ConversationCreated, ConversationOut, MessageCreate, MessageOut, TurnOut
+
+router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
+
+
+@router.post("", status_code=201, response_model=ConversationCreated)
+def create_conversation(runtime: RuntimeDep, principal: AgentKey,
+                        body: ConversationCreate | None = None) -> ConversationCreated:
+    body = body or ConversationCreate()
+    conversation = runtime.conversations.create(tenant=principal.tenant, customer_id=body.customer_id,
+                                                channel=body.channel, actor=principal.key_id)
+    return ConversationCreated(id=conversation.id, customer_id=conversation.customer_id,
+                               status=conversation.status, created_at=conversation.created_at)
+
+
+@router.post("/{conversation_id}/messages", response_model=TurnOut,
+             responses={200: {"content": {"text/event-stream": {}}}})
+async def send_message(
+    conversation_id: str,
+    body: MessageCreate,
+    request: Request,
+    runtime: RuntimeDep,
+    principal: AgentKey,
+    redacted: bool = Query(False, description="Return the reply with placeholders instead of real values."),
+) -> Any:
+    if len(body.content) > runtime.settings.max_message_chars:
+        raise PayloadTooLarge(
+            f"content is {len(body.content)} characters; the limit is {runtime.settings.max_message_chars}"
+        )
+    # Fail fast (404, 400) before a stream starts: errors after the first event cannot change the status.
+    runtime.conversations.get(tenant=principal.tenant, conversation_id=conversation_id)
+    kwargs = {"tenant": principal.tenant, "conversation_id": conversation_id, "text": body.content,
+              "customer_id": body.customer_id, "actor": principal.key_id}
+    if "text/event-stream" in request.headers.get("accept", ""):
+        conversation = runtime.conversations.get(tenant=principal.tenant, conversation_id=conversation_id)
+        runtime.conversations.resolve_customer(conversation, body.customer_id)
+        return EventSourceResponse(_events(runtime, principal, redacted, kwargs), ping=15)
+    result = await runtime.conversations.send(**kwargs)
+    return turn_out(result, runtime, principal, redacted)
+
+
+async def _events(runtime: Runtime, principal: Principal, redacted: bool,
+                  kwargs: dict[str, Any]) -> AsyncIterator[dict[str, str]]:
+    async for event in runtime.conversations.stream(**kwargs):
+        if event.kind == "token":
+            if not redacted:
+                yield {"event": "token", "data": json.dumps({"delta": event.data})}
+        elif event.kind == "tool":
+            yield {"event": "tool_call", "data": json.dumps(_tool_call(event.data, runtime, principal, redacted,
+                                                                        kwargs["conversation_id"]), default=str)}
+        else:
+            body = turn_out(event.data, runtime, principal, redacted)
+            yield {"event": "final", "data": body.model_dump_json()}
+
+
+@router.get("/{conversation_id}", response_model=ConversationOut)
+def get_conversation(conversation_id: str, runtime: RuntimeDep, principal: AgentKey,
+                     redacted: bool = Query(False)) -> ConversationOut:
+    conversation = runtime.conversations.get(tenant=principal.tenant, conversation_id=conversation_id)
+    rows = runtime.conversations.messages(tenant=principal.tenant, conversation_id=conversation_id,
+                                          restore=_restore(principal, redacted))
+    return ConversationOut(
+        id=conversation.id, customer_id=conversation.customer_id, status=conversation.status,
+        handoff_reason=conversation.handoff_reason, created_at=conversation.created_at,
+        messages=[MessageOut(role=r.role, content=r.content, created_at=r.created_at, meta=r.meta) for r in rows],
+    )
+
+
+def turn_out(result: TurnResult, runtime: Runtime, principal: Principal, redacted: bool) -> TurnOut:
+    restore = _restore(principal, redacted)
+    conversation = runtime.conversations.get(tenant=principal.tenant, conversation_id=result.conversation_id)
+    return TurnOut(
+        conversation_id=result.conversation_id,
+        reply=result.reply if restore else result.reply_redacted,
+        citations=result.citations,  # type: ignore[arg-type]
+        tool_calls=[_tool_call(c, runtime, principal, redacted, result.conversation_id) for c in result.tool_calls],
+        model=result.model,
+        degraded=result.degraded,
+        usage=result.usage,
+        redactions=result.redactions,
+        pending_approval=result.pending_approval,
+        status=conversation.status,
+    )
+
+
+def _tool_call(call: dict[str, Any], runtime: Runtime, principal: Principal, redacted: bool,
+               conversation_id: str) -> dict[str, Any]:
+    if not _restore(principal, redacted) or runtime.redactor is None:
+        return call
+    scope = {"tenant": principal.tenant, "conversation_id": conversation_id}
+    return {**call, "args": runtime.redactor.restore_value(call["args"], **scope),
+            "result": runtime.redactor.restore_value(call["result"], **scope)}
+
+
+def _restore(principal: Principal, redacted: bool) -> bool:
+    """Staff and integrations get real values unless they ask for the redacted form."""
+    return not redacted

@@ -1,0 +1,101 @@
+"""Builds the expensive singletons once (engine, Presidio, Chroma, models, graph) for the app and the CLI."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from sqlalchemy import Engine
+
+from agent.graph import build_graph
+from agent.llm import FallbackChatModel, build_model_chain
+from agent.prompts import tool_schemas
+from agent.service import AgentService
+from api.audit import AuditLog
+from api.conversations import ConversationService
+from api.db import create_schema, make_engine
+from api.settings import Settings
+from tools import TOOLS
+from tools.backends.sql import SqlStoreBackend
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    audit: AuditLog
+    backend: SqlStoreBackend
+    redactor: Any
+    knowledge: Any
+    model: FallbackChatModel
+    agent: AgentService
+    conversations: ConversationService
+
+
+def build_redactor(settings: Settings, engine: Engine) -> Any:
+    from agent.pii import build_redactor as build, load_or_create_key
+
+    key = (settings.vault_key.get_secret_value().encode() if settings.vault_key
+           else load_or_create_key(settings.home / "vault.key"))
+    return build(spacy_model=settings.spacy_model, engine=engine, key=key,
+                 retention_days=settings.vault_retention_days)
+
+
+def build_knowledge(settings: Settings) -> Any:
+    from knowledge import open_knowledge_base
+
+    return open_knowledge_base(
+        chroma_path=settings.chroma_path,
+        chroma_url=settings.chroma_url,
+        models_dir=settings.models_dir,
+        provider=settings.embedding_provider,
+        openai_api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
+        openai_base_url=settings.llm_base_url,
+    )
+
+
+def build_models(settings: Settings) -> FallbackChatModel:
+    key = None if settings.offline or settings.openai_api_key is None else settings.openai_api_key.get_secret_value()
+    return build_model_chain(
+        tools=tool_schemas(TOOLS.values()),
+        api_key=key,
+        model=settings.model,
+        fallback_models=settings.fallback_models,
+        base_url=settings.llm_base_url,
+        timeout_s=settings.llm_timeout_s,
+        max_retries=settings.llm_max_retries,
+        max_tokens=settings.max_output_tokens,
+        temperature=settings.temperature,
+    )
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings, **overrides: Any) -> AsyncIterator[Runtime]:
+    """Everything a request needs; `overrides` replace parts (tests pass a redactor or knowledge base)."""
+    settings.ensure_home()
+    engine = overrides.get("engine") or make_engine(settings.effective_database_url)
+    create_schema(engine)
+    audit = AuditLog(engine)
+    backend = SqlStoreBackend(engine)
+    redactor = overrides["redactor"] if "redactor" in overrides else build_redactor(settings, engine)
+    knowledge = overrides["knowledge"] if "knowledge" in overrides else build_knowledge(settings)
+    model = overrides.get("model") or build_models(settings)
+    async with AsyncExitStack() as stack:
+        checkpointer = await stack.enter_async_context(
+            AsyncSqliteSaver.from_conn_string(str(settings.checkpoint_path))
+        )
+        graph = build_graph(checkpointer)
+        agent = AgentService(
+            graph=graph, model=model, backend=backend, audit=audit, redactor=redactor, retriever=knowledge,
+            retrieval_k=settings.retrieval_k, max_steps=settings.max_steps, primary_model=model.primary,
+        )
+        conversations = ConversationService(engine=engine, agent=agent, redactor=redactor)
+        yield Runtime(settings=settings, engine=engine, audit=audit, backend=backend, redactor=redactor,
+                      knowledge=knowledge, model=model, agent=agent, conversations=conversations)
+    engine.dispose()

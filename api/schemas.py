@@ -1,0 +1,90 @@
+"""Request and response bodies of the HTTP API (the tables live in api.models)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class ConversationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: str | None = Field(default=None, min_length=1, max_length=64)
+    channel: str = Field(default="api", pattern=r"^[a-z_]{1,32}$")
+
+
+class ConversationCreated(BaseModel):
+    id: str
+    customer_id: str | None
+    status: str
+    created_at: datetime
+
+
+class MessageCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    content: str = Field(min_length=1)
+    customer_id: str | None = Field(default=None, min_length=1, max_length=64)
+
+    @field_validator("content")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("content must not be blank")
+        return value
+
+
+class ToolCallOut(BaseModel):
+    name: str
+    args: dict[str, Any]
+    status: str  # ok | error | pending_approval
+    result: Any = None
+
+
+class CitationOut(BaseModel):
+    chunk_id: str
+    document_id: str
+    title: str
+    section: str | None = None
+    source: str | None = None
+
+
+class TurnOut(BaseModel):
+    conversation_id: str
+    reply: str
+    citations: list[CitationOut]
+    tool_calls: list[ToolCallOut]
+    model: str
+    degraded: bool
+    usage: dict[str, Any]
+    redactions: dict[str, int]
+    pending_approval: str | None = None
+    status: str = "active"
+
+
+class MessageOut(BaseModel):
+    role: str
+    content: str
+    created_at: datetime
+    meta: dict[str, Any] = {}
+
+
+class ConversationOut(BaseModel):
+    id: str
+    customer_id: str | None
+    status: str
+    handoff_reason: str | None
+    created_at: datetime
+    messages: list[MessageOut]
+
+
+class AuditEventOut(BaseModel):
+    seq: int
+    type: str
+    actor: str | None
+    conversation_id: str | None
+    payload: dict[str, Any]
+    created_at: datetime
+    hash: str
