@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
     from tools.backends.base import StoreBackend
+    from tools.policy import TenantPolicy
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class ToolContext:
     actor: str | None = None  # api key id or staff user that drives the turn
     now: Callable[[], datetime] = field(default=utcnow)
     idempotency_key: str | None = None  # set by the approval flow when a sensitive tool executes
+    policy: TenantPolicy | None = None  # overrides the backend's policy for this tenant when set
 
 
 @dataclass(frozen=True)

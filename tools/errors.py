@@ -4,7 +4,10 @@
     ├── InvalidArguments      the model's arguments failed validation
     ├── NotFound              no such order/refund/ticket *for this customer*
     ├── PolicyViolation       a business rule refuses the action (refund window, amount, state)
-    └── BackendUnavailable    the store or a remote API could not be reached
+    ├── BackendUnavailable    the store or a remote API could not be reached
+    ├── CustomerRequired      the tool needs a signed-in customer and the request has none
+    ├── ApprovalRequired      a sensitive tool ran without the idempotency key of an approval
+    └── IdempotencyConflict   an idempotency key was already used for a different action
 """
 
 from __future__ import annotations
@@ -37,3 +40,20 @@ class PolicyViolation(ToolError):
 
 class BackendUnavailable(ToolError):
     code = "backend_unavailable"
+
+
+class CustomerRequired(ToolError):
+    code = "customer_required"
+
+
+class ApprovalRequired(ToolError):
+    code = "approval_required"
+
+
+class IdempotencyConflict(ToolError):
+    code = "idempotency_conflict"
+
+
+def order_not_found(order_number: str) -> NotFound:
+    """One message for "missing" and "someone else's", so a probe cannot tell them apart."""
+    return NotFound(f"No order {order_number} was found for this customer.")
