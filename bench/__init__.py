@@ -1,0 +1,1 @@
+"""Benchmarks: each module has main() and prints its figures; `python -m bench` runs them all."""
