@@ -1,0 +1,107 @@
+"""BM25 keyword ranking of a tenant's chunks: exact tokens (SKUs, error codes, policy names) must hit."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+
+# Compound tokens ("nb-tent-2p", "ord-104233", "e-4012", "500.00") are kept whole *and* split into parts,
+# so a query for the exact code and one for its pieces both match.
+_TOKEN = re.compile(r"[a-z0-9]+(?:[-_./][a-z0-9]+)*")
+_PART = re.compile(r"[-_./]")
+_STOPWORDS = frozenset(
+    (  # noqa: SIM905 - a word list reads better as prose
+        "a an and are as at be been but by can could do does did for from had has have how i if in "
+        "into is it its me my no not of on or our so than that the their them then there these they "
+        "this to too us was we were what when where which who why will with would you your yours"
+    ).split()
+)
+
+
+def _stem(token: str) -> str:
+    """A deliberately tiny plural stripper: refunds -> refund, policies -> policy; codes are left alone."""
+    if not token.isalpha() or len(token) <= 3:
+        return token
+    if token.endswith("ies") and len(token) > 4:
+        return token[:-3] + "y"
+    if token.endswith("s") and not token.endswith(("ss", "us", "is")):
+        return token[:-1]
+    return token
+
+
+def tokenize(text: str) -> list[str]:
+    tokens: list[str] = []
+    for match in _TOKEN.finditer(text.lower()):
+        token = match.group(0)
+        if _PART.search(token):
+            tokens.append(token)
+            tokens.extend(
+                _stem(p) for p in _PART.split(token) if (len(p) > 1 or p.isdigit()) and p not in _STOPWORDS
+            )
+        elif token not in _STOPWORDS and (len(token) > 1 or token.isdigit()):
+            tokens.append(_stem(token))
+    return tokens
+
+
+class BM25Index:
+    """Okapi BM25 (k1=1.2, b=0.75) with postings as numpy arrays; rebuilt whenever the corpus changes."""
+
+    def __init__(self, docs: Mapping[str, Counter[str]], k1: float = 1.2, b: float = 0.75) -> None:
+        self.ids: list[str] = list(docs)
+        self.k1, self.b = k1, b
+        lengths = np.array([sum(docs[i].values()) for i in self.ids], dtype=np.float32)
+        self.avg_len = float(lengths.mean()) if len(lengths) else 0.0
+        postings: dict[str, tuple[list[int], list[int]]] = {}
+        for row, doc_id in enumerate(self.ids):
+            for token, tf in docs[doc_id].items():
+                rows, tfs = postings.setdefault(token, ([], []))
+                rows.append(row)
+                tfs.append(tf)
+        norm = k1 * (1 - b + b * lengths / self.avg_len) if self.avg_len else lengths
+        self._postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        n = len(self.ids)
+        for token, (rows, tfs) in postings.items():
+            row_arr = np.array(rows, dtype=np.int64)
+            tf_arr = np.array(tfs, dtype=np.float32)
+            idf = math.log((n - len(rows) + 0.5) / (len(rows) + 0.5) + 1.0)
+            # Precompute each posting's full contribution: queries then only gather and add.
+            self._postings[token] = (row_arr, idf * tf_arr * (k1 + 1) / (tf_arr + norm[row_arr]))
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def top(self, query: str, n: int) -> list[tuple[str, float]]:
+        """The `n` best (chunk id, score) pairs with a positive score, best first."""
+        tokens = set(tokenize(query))
+        if not tokens or not self.ids:
+            return []
+        scores = np.zeros(len(self.ids), dtype=np.float32)
+        for token in tokens:
+            posting = self._postings.get(token)
+            if posting is not None:
+                scores[posting[0]] += posting[1]  # rows are unique within one posting list
+        hits = np.flatnonzero(scores > 0)
+        if len(hits) > n:
+            hits = hits[np.argpartition(-scores[hits], n - 1)[:n]]
+        ordered = hits[np.argsort(-scores[hits], kind="stable")]
+        return [(self.ids[i], float(scores[i])) for i in ordered]
+
+
+def term_counts(texts: Iterable[str]) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for text in texts:
+        counts.update(tokenize(text))
+    return counts
+
+
+def reciprocal_rank_fusion(rankings: Iterable[list[str]], k: int = 60) -> list[tuple[str, float]]:
+    """Cormack et al.'s RRF: sum of 1/(k + rank) over the rankings an item appears in, best first."""
+    fused: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            fused[item] = fused.get(item, 0.0) + 1.0 / (k + rank)
+    return sorted(fused.items(), key=lambda pair: pair[1], reverse=True)

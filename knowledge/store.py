@@ -1,0 +1,242 @@
+"""The knowledge base: one Chroma collection per tenant, hybrid (vector + BM25) search with citation data.
+
+Tenant isolation is structural: every tenant has its own collection (name derived from a hash of the
+tenant), so no query can reach another tenant's chunks, whatever filter it carries. All methods are
+synchronous and thread-safe; async callers run them in a worker thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+import numpy as np
+from chromadb.api import ClientAPI
+from chromadb.api.models.Collection import Collection
+from chromadb.api.types import Documents, EmbeddingFunction
+from chromadb.errors import NotFoundError
+
+from knowledge.corpus import TenantCorpus
+from knowledge.keyword import reciprocal_rank_fusion
+from knowledge.models import ChunkRecord, DocumentInfo, Passage
+
+SearchMode = Literal["hybrid", "vector", "keyword"]
+EMBED_BATCH = 64
+
+
+def collection_name(tenant: str, provider: str) -> str:
+    """Readable and Chroma-valid ([a-z0-9-], 3-512 chars), unique per (provider, tenant) via a digest."""
+    slug = re.sub(r"[^a-z0-9]+", "-", tenant.lower()).strip("-")[:40] or "tenant"
+    digest = hashlib.sha256(f"{provider}\x1f{tenant}".encode()).hexdigest()[:12]
+    return f"dp-{provider}-{slug}-{digest}"
+
+
+class KnowledgeBase:
+    """Built once at start-up with a Chroma client and an embedding function, then shared."""
+
+    def __init__(
+        self,
+        client: ClientAPI,
+        embedder: EmbeddingFunction[Documents],
+        provider: str = "local",
+        refresh_interval_s: float = 2.0,
+    ) -> None:
+        self.client = client
+        self.embedder = embedder
+        self.provider = provider
+        self.refresh_interval_s = refresh_interval_s
+        self._collections: dict[str, Collection] = {}
+        self._corpora: dict[str, TenantCorpus] = {}
+        self._lock = threading.RLock()
+
+    # --- collections and the in-memory corpus ----------------------------------------------------
+    def _collection(self, tenant: str, create: bool = False) -> Collection | None:
+        with self._lock:
+            cached = self._collections.get(tenant)
+            if cached is not None:
+                return cached
+            name = collection_name(tenant, self.provider)
+            try:
+                # The embedding function is always passed: without it Chroma would fall back to its default,
+                # which downloads a model.
+                collection = self.client.get_collection(name, embedding_function=self.embedder)
+            except (NotFoundError, ValueError):
+                if not create:
+                    return None
+                collection = self.client.create_collection(
+                    name,
+                    embedding_function=self.embedder,
+                    configuration={"hnsw": {"space": "cosine"}},
+                    metadata={"tenant": tenant, "revision": uuid.uuid4().hex},
+                )
+            if (collection.metadata or {}).get("tenant") != tenant:
+                raise RuntimeError(f"collection {name} belongs to another tenant")
+            self._collections[tenant] = collection
+            return collection
+
+    def _corpus(self, tenant: str, collection: Collection) -> TenantCorpus:
+        """The tenant's corpus, reloaded when another process bumped the collection's revision."""
+        now = time.monotonic()
+        corpus = self._corpora.get(tenant)
+        if corpus is not None and now - corpus.checked_at < self.refresh_interval_s:
+            return corpus
+        with self._lock:
+            corpus = self._corpora.get(tenant)
+            fresh = self.client.get_collection(collection.name, embedding_function=self.embedder)
+            revision = str((fresh.metadata or {}).get("revision", ""))
+            if corpus is None or corpus.revision != revision:
+                corpus = TenantCorpus.load(fresh, revision, now)
+                self._corpora[tenant] = corpus
+            corpus.checked_at = now
+            return corpus
+
+    # --- reading ---------------------------------------------------------------------------------
+    def count(self, tenant: str) -> int:
+        collection = self._collection(tenant)
+        return collection.count() if collection is not None else 0
+
+    def search(self, tenant: str, query: str, k: int = 5, mode: SearchMode = "hybrid") -> list[Passage]:
+        """Best `k` chunks of `tenant` for `query`; scores are cosine similarity, BM25, or fused RRF."""
+        collection = self._collection(tenant)
+        if collection is None or not query.strip() or k <= 0:
+            return []
+        pool = max(4 * k, 40)  # candidates per ranking before fusion
+        vector_hits: list[tuple[str, float]] = []
+        stored: dict[str, tuple[str, dict[str, Any]]] = {}
+        if mode in ("hybrid", "vector"):
+            query_vector = self.embedder.embed_query([query])
+            result = collection.query(
+                query_embeddings=query_vector,
+                n_results=max(1, min(pool, collection.count())),
+                include=["documents", "metadatas", "distances"],
+            )
+            docs, metas, dists = result["documents"], result["metadatas"], result["distances"]
+            assert docs is not None and metas is not None and dists is not None
+            for chunk_id, text, meta, distance in zip(
+                result["ids"][0], docs[0], metas[0], dists[0], strict=True
+            ):
+                vector_hits.append((chunk_id, 1.0 - float(distance)))
+                stored[chunk_id] = (text or "", dict(meta or {}))
+        if mode == "vector":
+            ranked = vector_hits
+        else:
+            corpus = self._corpus(tenant, collection)
+            keyword_hits = corpus.bm25().top(query, pool)
+            for chunk_id, _ in keyword_hits:
+                chunk = corpus.chunks.get(chunk_id)
+                if chunk is not None:
+                    stored.setdefault(chunk_id, (chunk.text, chunk.meta))
+            if mode == "keyword":
+                ranked = keyword_hits
+            else:
+                ranked = reciprocal_rank_fusion([[c for c, _ in vector_hits], [c for c, _ in keyword_hits]])
+        return [
+            Passage.from_stored(chunk_id, *stored[chunk_id], score=score)
+            for chunk_id, score in ranked[:k]
+            if chunk_id in stored
+        ]
+
+    def stored_chunks(self, tenant: str) -> dict[str, dict[str, Any]]:
+        """Chunk id -> metadata of everything the tenant has (used by ingestion to diff)."""
+        collection = self._collection(tenant)
+        if collection is None:
+            return {}
+        corpus = self._corpus(tenant, collection)
+        with corpus.lock:
+            return {cid: dict(chunk.meta) for cid, chunk in corpus.chunks.items()}
+
+    def list_documents(self, tenant: str) -> list[DocumentInfo]:
+        documents: dict[str, DocumentInfo] = {}
+        for meta in self.stored_chunks(tenant).values():
+            doc_id = str(meta.get("document_id", ""))
+            info = documents.get(doc_id)
+            ingested = _parse_time(meta.get("ingested_at"))
+            if info is None:
+                documents[doc_id] = DocumentInfo(
+                    document_id=doc_id,
+                    title=str(meta.get("title", "")),
+                    source=str(meta.get("source", "")),
+                    chunks=1,
+                    ingested_at=ingested,
+                    external_id=str(meta.get("external_id") or "") or None,
+                )
+            else:
+                info.chunks += 1
+                if ingested and (info.ingested_at is None or ingested > info.ingested_at):
+                    info.ingested_at = ingested
+        return sorted(documents.values(), key=lambda d: (d.title.lower(), d.document_id))
+
+    # --- writing ---------------------------------------------------------------------------------
+    def embed(self, texts: Sequence[str]) -> list[np.ndarray]:
+        return [np.asarray(v, dtype=np.float32) for v in self.embedder(list(texts))]
+
+    def write(
+        self,
+        tenant: str,
+        upserts: Sequence[ChunkRecord],
+        delete_ids: Sequence[str] = (),
+        embeddings: Sequence[Sequence[float]] | np.ndarray | None = None,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> None:
+        """Embed (unless `embeddings` are given) and upsert chunks, delete others, then bump the revision."""
+        collection = self._collection(tenant, create=True)
+        assert collection is not None
+        corpus = self._corpus(tenant, collection)
+        batch = min(EMBED_BATCH if embeddings is None else 4096, self.client.get_max_batch_size())
+        for start in range(0, len(delete_ids), batch):
+            ids = list(delete_ids[start : start + batch])
+            collection.delete(ids=ids)
+            for chunk_id in ids:
+                corpus.remove(chunk_id)
+        for start in range(0, len(upserts), batch):
+            records = upserts[start : start + batch]
+            # Embedding is the slow part and holds no lock: searches go on meanwhile.
+            if embeddings is None:
+                vectors: Any = self.embed([r.embed_text for r in records])
+            else:
+                vectors = np.asarray(embeddings[start : start + batch], dtype=np.float32)
+            metas = [r.metadata() for r in records]
+            collection.upsert(
+                ids=[r.chunk_id for r in records],
+                embeddings=vectors,
+                documents=[r.text for r in records],
+                metadatas=metas,  # type: ignore[arg-type]
+            )
+            for record, meta in zip(records, metas, strict=True):
+                corpus.put(record.chunk_id, record.text, dict(meta))
+            if on_progress is not None:
+                on_progress(len(records))
+        if upserts or delete_ids:
+            # Other processes sharing this Chroma reload their keyword index when the revision moves.
+            corpus.revision = uuid.uuid4().hex
+            collection.modify(metadata={"tenant": tenant, "revision": corpus.revision})
+
+    def delete_document(self, tenant: str, document_id: str) -> bool:
+        collection = self._collection(tenant)
+        if collection is None:
+            return False
+        chunk_ids = self._corpus(tenant, collection).chunk_ids_of(document_id)
+        if chunk_ids:
+            self.write(tenant, [], chunk_ids)
+        return bool(chunk_ids)
+
+    def drop_tenant(self, tenant: str) -> None:
+        """Remove every chunk of a tenant (its collection)."""
+        with self._lock:
+            if self._collection(tenant) is not None:
+                self.client.delete_collection(collection_name(tenant, self.provider))
+            self._collections.pop(tenant, None)
+            self._corpora.pop(tenant, None)
+
+
+def _parse_time(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
