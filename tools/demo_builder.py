@@ -7,6 +7,7 @@ import random
 import string
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 
 from tools.backends.sql_models import CustomerRow, OrderItemRow, OrderRow, PaymentRow, RefundRow, TicketRow
 from tools.demo_catalog import (
@@ -171,7 +172,7 @@ class DemoBuilder:
     # --- orders -------------------------------------------------------------------------------------
     def _scripted(self, dana: DemoCustomer, marcus: DemoCustomer) -> list[tuple[str, DemoOrder]]:
         """Orders the demos and tests rely on: one of each situation the refund policy knows."""
-        o = self._order
+        o = partial(self._order, single=True)
         return [
             ("delivered_refundable", o(dana, 10, 1.5, 4.2, ["NB-TENT-2P", "NB-HEAD-350"])),
             ("in_transit", o(dana, 4, 1.0, None, ["NB-JKT-RAIN"], expected_in=5)),
@@ -232,6 +233,7 @@ class DemoBuilder:
         returned: bool = False,
         partial: tuple[str, float] | None = None,
         full: bool = False,
+        single: bool = False,
     ) -> DemoOrder:
         """One order `age_days` old; None for ship_after/transit means it has not shipped/arrived yet."""
         rng, now, c = self.rng, self.now, customer.row
@@ -242,7 +244,7 @@ class DemoBuilder:
         delivered = shipped + timedelta(days=transit) if shipped and transit is not None else None
         if delivered is not None and delivered >= now:
             delivered = None
-        items = [self._item(_BY_SKU[sku]) for sku in skus]
+        items = [self._item(_BY_SKU[sku], single) for sku in skus]
         subtotal = sum(i.quantity * i.unit_price_cents for i in items)
         shipping = 0 if subtotal >= 7_500 else 795
         tax = subtotal * customer.place.tax_rate_bp // 10_000
@@ -302,8 +304,8 @@ class DemoBuilder:
                 self._refund(order, min(amount, share), reason, delivered + timedelta(days=rng.uniform(1, 5)))
         return order
 
-    def _item(self, product: Product) -> OrderItemRow:
-        qty = self.rng.choices((1, 2, 3), (80, 15, 5))[0] if not product.final_sale else 1
+    def _item(self, product: Product, single: bool) -> OrderItemRow:
+        qty = 1 if single or product.final_sale else self.rng.choices((1, 2, 3), (80, 15, 5))[0]
         return OrderItemRow(
             tenant=self.tenant,
             order_id=0,

@@ -1,13 +1,13 @@
 """Expected tool failures; every message here is safe to show the model and the customer.
 
-    ToolError
-    ├── InvalidArguments      the model's arguments failed validation
-    ├── NotFound              no such order/refund/ticket *for this customer*
-    ├── PolicyViolation       a business rule refuses the action (refund window, amount, state)
-    ├── BackendUnavailable    the store or a remote API could not be reached
-    ├── CustomerRequired      the tool needs a signed-in customer and the request has none
-    ├── ApprovalRequired      a sensitive tool ran without the idempotency key of an approval
-    └── IdempotencyConflict   an idempotency key was already used for a different action
+ToolError
+├── InvalidArguments      the model's arguments failed validation
+├── NotFound              no such order/refund/ticket *for this customer*
+├── PolicyViolation       a business rule refuses the action (refund window, amount, state)
+├── BackendUnavailable    the store or a remote API could not be reached
+├── CustomerRequired      the tool needs a signed-in customer and the request has none
+├── ApprovalRequired      a sensitive tool ran without the idempotency key of an approval
+└── IdempotencyConflict   an idempotency key was already used for a different action
 """
 
 from __future__ import annotations
