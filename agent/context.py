@@ -35,5 +35,6 @@ class TurnContext:
     retrieval_k: int = 4
     max_steps: int = 6
     draft_only: bool = False  # a human owns the conversation: suggest, do not act
+    prompt_cache_key: str | None = None
     tool_events: list[dict[str, Any]] = field(default_factory=list)  # filled by the tool node
     redaction_counts: dict[str, int] = field(default_factory=dict)

@@ -41,6 +41,7 @@ def openai_chat_model(
     temperature: float,
     extra: dict[str, Any] | None = None,
 ) -> BaseChatModel:
+    import httpx
     from langchain_openai import ChatOpenAI
 
     return ChatOpenAI(
@@ -53,6 +54,8 @@ def openai_chat_model(
         temperature=temperature,
         stream_usage=True,  # usage (and cached tokens) on streamed replies too
         model_kwargs=extra or {},
+        # Our own client per model: langchain-openai's shared default is bound to the first event loop.
+        http_async_client=httpx.AsyncClient(timeout=timeout_s),
     )
 
 
@@ -79,7 +82,7 @@ class FallbackChatModel:
             except Exception as error:  # noqa: BLE001 - any failure moves us down the chain
                 link.breaker.record_failure()
                 errors.append(f"{link.name}: {type(error).__name__}")
-                log.warning("model %s failed (%s); trying the next one", link.name, type(error).__name__)
+                log.warning("model %s failed (%s: %s); trying the next one", link.name, type(error).__name__, str(error)[:200])
                 continue
             link.breaker.record_success()
             reply.response_metadata.setdefault("model_name", link.name)

@@ -10,6 +10,7 @@ from langgraph.runtime import Runtime
 from starlette.concurrency import run_in_threadpool
 
 from agent.context import TurnContext
+from agent.offline import message_text
 from agent.prompts import DRAFT_MODE_NOTE, STEP_LIMIT_REPLY, SYSTEM_PROMPT, reference_message
 from agent.state import AgentState
 from tools import TOOLS, run_tool
@@ -38,7 +39,8 @@ async def call_model(state: AgentState, runtime: Runtime[TurnContext]) -> dict[s
     messages: list[AnyMessage] = [SYSTEM_MESSAGE, *state["messages"]]
     if ctx.draft_only:
         messages.append(HumanMessage(content=DRAFT_MODE_NOTE, name="deskpilot"))
-    reply = await ctx.model.ainvoke(messages)
+    extra = {"prompt_cache_key": ctx.prompt_cache_key} if ctx.prompt_cache_key else {}
+    reply = await ctx.model.ainvoke(messages, **extra)
     if ctx.draft_only and isinstance(reply, AIMessage) and reply.tool_calls:
         # A human owns the conversation: the copilot drafts, it does not act.
         reply = AIMessage(content=str(reply.content) or "", response_metadata=reply.response_metadata,
@@ -102,16 +104,8 @@ def route_after_model(state: AgentState, runtime: Runtime[TurnContext]) -> Liter
     return "tools"
 
 
-def message_text(message: AnyMessage) -> str:
-    if isinstance(message.content, str):
-        return message.content
-    return " ".join(
-        part.get("text", "") for part in message.content if isinstance(part, dict) and part.get("type") == "text"
-    )
-
-
 def _passage_dict(passage: Any) -> dict[str, Any]:
-    data = passage.model_dump() if hasattr(passage, "model_dump") else dict(vars(passage))
+    data = passage if isinstance(passage, dict) else passage.model_dump()
     return {key: data.get(key) for key in
             ("chunk_id", "document_id", "title", "section", "source", "text", "score", "flagged")}
 

@@ -95,7 +95,7 @@ class OfflineChatModel(BaseChatModel):
 
     def _respond(self, messages: list[AnyMessage], tools: list[dict[str, Any]]) -> AIMessage:
         turn_start = _last_customer_message_index(messages)
-        question = str(messages[turn_start].content) if turn_start is not None else ""
+        question = message_text(messages[turn_start]) if turn_start is not None else ""
         this_turn = messages[turn_start + 1 :] if turn_start is not None else []
         tool_results = [m for m in this_turn if isinstance(m, ToolMessage)]
         tool_names = {t["function"]["name"] for t in tools}
@@ -119,7 +119,7 @@ def plan_tool_calls(question: str, history: list[AnyMessage], tool_names: set[st
     if not orders:  # "Can I get a refund for it?" refers to the order discussed earlier
         for message in reversed(history):
             if isinstance(message, HumanMessage) and not is_reference_message(message):
-                earlier = ORDER_RE.findall(str(message.content))
+                earlier = ORDER_RE.findall(message_text(message))
                 if earlier:
                     orders = earlier[-1:]
                     break
@@ -263,6 +263,12 @@ def _last_customer_message_index(messages: list[AnyMessage]) -> int | None:
         if isinstance(messages[i], HumanMessage) and not is_reference_message(messages[i]):
             return i
     return None
+
+
+def message_text(message: AnyMessage) -> str:
+    if isinstance(message.content, str):
+        return message.content
+    return " ".join(p.get("text", "") for p in message.content if isinstance(p, dict) and p.get("type") == "text")
 
 
 def _has_images(message: AnyMessage) -> bool:

@@ -9,15 +9,18 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage
 from langgraph.graph.state import CompiledStateGraph
 
+from agent.cache_keys import PromptCacheKeys
 from agent.context import Retriever, TurnContext
+from agent.images import ImageRef
 from agent.offline import OFFLINE_MODEL_NAME
+from agent.pricing import PRICES, ModelPrice, cost_usd, price_for
 from agent.streaming import PlaceholderStream
 from tools.backends.base import StoreBackend
 
@@ -49,6 +52,7 @@ class TurnRequest:
     actor: str | None = None  # api key id (or staff id) driving the turn
     channel: str = "api"
     draft_only: bool = False
+    images: tuple[ImageRef, ...] = ()
 
 
 @dataclass
@@ -84,6 +88,8 @@ class AgentService:
     retrieval_k: int = 4
     max_steps: int = 6
     primary_model: str = "gpt-4o"
+    prices: Mapping[str, ModelPrice] = field(default_factory=lambda: dict(PRICES))
+    cache_keys: PromptCacheKeys = field(default_factory=PromptCacheKeys)
 
     async def run_turn(self, request: TurnRequest) -> TurnResult:
         result: TurnResult | None = None
@@ -100,16 +106,21 @@ class AgentService:
         self.audit.record(tenant=request.tenant, type="turn.received", actor=request.actor,
                           conversation_id=request.conversation_id,
                           payload={"channel": request.channel, "content": user_text, "redactions": counts,
-                                   "draft_only": request.draft_only})
+                                   "draft_only": request.draft_only,
+                                   "images": [image.audit_record() for image in request.images]})
 
         ctx = TurnContext(
             tenant=request.tenant, conversation_id=request.conversation_id, customer_id=request.customer_id,
             actor=request.actor, backend=self.backend, model=self.model, redactor=self.redactor,
             retriever=self.retriever, retrieval_k=self.retrieval_k, max_steps=self.max_steps,
             draft_only=request.draft_only,
+            prompt_cache_key=self.cache_keys.key_for(request.tenant, request.conversation_id),
         )
         config = {"configurable": {"thread_id": thread_id(request.tenant, request.conversation_id)}}
-        human = HumanMessage(content=user_text, id=f"msg_{uuid.uuid4().hex}")
+        content: Any = user_text
+        if request.images:
+            content = [{"type": "text", "text": user_text}, *(image.message_part() for image in request.images)]
+        human = HumanMessage(content=content, id=f"msg_{uuid.uuid4().hex}")
         stream = PlaceholderStream(self._restorer(scope))
         reported = 0
         async for mode, payload in self.graph.astream(
@@ -184,8 +195,8 @@ class AgentService:
             tool_calls=[self._public_tool_event(e, scope) for e in ctx.tool_events
                         if e["name"] != "step_limit"],
             model=model,
-            degraded=model != self.primary_model,
-            usage=sum_usage(replies),
+            degraded=model != self.primary_model or model == OFFLINE_MODEL_NAME,
+            usage=sum_usage([r for r in replies if r.response_metadata.get("deskpilot_model")], self.prices),
             redactions=redactions,
             handoff=handoff if isinstance(handoff, dict) else None,
         )
@@ -205,14 +216,33 @@ def used_citations(reply: str, passages: list[dict[str, Any]]) -> list[dict[str,
     return cited
 
 
-def sum_usage(replies: list[AIMessage]) -> dict[str, Any]:
-    total = {"input_tokens": 0, "cached_tokens": 0, "output_tokens": 0, "model_calls": len(replies)}
+def sum_usage(replies: list[AIMessage], prices: Mapping[str, ModelPrice] = PRICES) -> dict[str, Any]:
+    """Tokens and cost of this turn's model calls, in total and per call."""
+    calls = []
     for reply in replies:
         usage = reply.usage_metadata or {}
-        total["input_tokens"] += usage.get("input_tokens", 0)
-        total["output_tokens"] += usage.get("output_tokens", 0)
-        total["cached_tokens"] += (usage.get("input_token_details") or {}).get("cache_read", 0) or 0
-    return total
+        model = str(reply.response_metadata.get("model_name")
+                    or reply.response_metadata.get("deskpilot_model") or OFFLINE_MODEL_NAME)
+        input_tokens = int(usage.get("input_tokens", 0) or 0)
+        cached = int((usage.get("input_token_details") or {}).get("cache_read", 0) or 0)
+        output_tokens = int(usage.get("output_tokens", 0) or 0)
+        calls.append({
+            "model": model,
+            "input_tokens": input_tokens,
+            "cached_tokens": min(cached, input_tokens),
+            "output_tokens": output_tokens,
+            "cost_usd": float(cost_usd(model, input_tokens, min(cached, input_tokens), output_tokens, prices)),
+            "priced": price_for(model, prices) is not None,
+            "latency_ms": reply.response_metadata.get("latency_ms"),
+        })
+    return {
+        "input_tokens": sum(c["input_tokens"] for c in calls),
+        "cached_tokens": sum(c["cached_tokens"] for c in calls),
+        "output_tokens": sum(c["output_tokens"] for c in calls),
+        "cost_usd": round(sum(c["cost_usd"] for c in calls), 8),
+        "model_calls": len(calls),
+        "calls": calls,
+    }
 
 
 def _result_status(event: dict[str, Any]) -> str:

@@ -10,9 +10,10 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from agent.images import ImageRef
 from agent.service import AgentService, TurnEvent, TurnRequest, TurnResult
 from api.errors import ApiError, NotFoundError
-from api.models import Conversation, Message, utcnow
+from api.models import Conversation, Message, UsageRecord, utcnow
 
 
 class ConversationService:
@@ -55,24 +56,25 @@ class ConversationService:
         return rows
 
     async def send(self, *, tenant: str, conversation_id: str, text: str, customer_id: str | None,
-                   actor: str | None, channel: str = "api") -> TurnResult:
+                   actor: str | None, channel: str = "api", images: tuple[ImageRef, ...] = ()) -> TurnResult:
         result: TurnResult | None = None
         async for event in self.stream(tenant=tenant, conversation_id=conversation_id, text=text,
-                                       customer_id=customer_id, actor=actor, channel=channel):
+                                       customer_id=customer_id, actor=actor, channel=channel, images=images):
             if event.kind == "final":
                 result = event.data
         assert result is not None
         return result
 
     async def stream(self, *, tenant: str, conversation_id: str, text: str, customer_id: str | None,
-                     actor: str | None, channel: str = "api") -> AsyncIterator[TurnEvent]:
+                     actor: str | None, channel: str = "api",
+                     images: tuple[ImageRef, ...] = ()) -> AsyncIterator[TurnEvent]:
         conversation = self.get(tenant=tenant, conversation_id=conversation_id)
         customer = self.resolve_customer(conversation, customer_id)
         async with self._locks[conversation_id]:
             conversation = self.get(tenant=tenant, conversation_id=conversation_id)
             request = TurnRequest(tenant=tenant, conversation_id=conversation_id, text=text,
                                   customer_id=customer, actor=actor, channel=channel,
-                                  draft_only=conversation.status == "needs_human")
+                                  draft_only=conversation.status == "needs_human", images=images)
             async for event in self.agent.stream_turn(request):
                 if event.kind == "final":
                     self._store_turn(conversation, customer, event.data)
@@ -124,4 +126,10 @@ class ConversationService:
                       "tool_calls": [{"name": c["name"], "status": c["status"]} for c in result.tool_calls],
                       "usage": result.usage, "pending_approval": result.pending_approval},
             ))
+            for call in result.usage.get("calls", []):
+                session.add(UsageRecord(
+                    tenant=row.tenant, conversation_id=row.id, model=call["model"],
+                    input_tokens=call["input_tokens"], cached_tokens=call["cached_tokens"],
+                    output_tokens=call["output_tokens"], cost_usd=call["cost_usd"], latency_ms=call["latency_ms"],
+                ))
             session.commit()

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.routes import audit, conversations, customers, health
+from api.routes import audit, conversations, customers, health, usage
 from api.runtime import open_runtime
 from api.settings import Settings, get_settings
 
@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None, **runtime_overrides: Any) -> Fa
     app.include_router(conversations.router)
     app.include_router(customers.router)
     app.include_router(audit.router)
+    app.include_router(usage.router)
     try:
         from api.routes import knowledge
     except ImportError:  # the knowledge routes ship with the knowledge base package

@@ -91,3 +91,20 @@ class AuditHead(SQLModel, table=True):
     tenant: str = Field(primary_key=True, max_length=64)
     seq: int = 0
     hash: str = ""
+
+
+class UsageRecord(SQLModel, table=True):
+    """One model call: tokens, cache hits, cost and latency, for /v1/usage and billing checks."""
+
+    __tablename__ = "usage_records"
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant: str = Field(index=True, max_length=64)
+    conversation_id: str | None = Field(default=None, index=True)
+    model: str = Field(max_length=128)
+    input_tokens: int = 0
+    cached_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_ms: float | None = None
+    created_at: datetime = Field(default_factory=utcnow, index=True)

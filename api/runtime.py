@@ -11,8 +11,10 @@ from typing import Any
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from sqlalchemy import Engine
 
+from agent.cache_keys import PromptCacheKeys
 from agent.graph import build_graph
 from agent.llm import FallbackChatModel, build_model_chain
+from agent.pricing import load_price_table
 from agent.prompts import tool_schemas
 from agent.service import AgentService
 from api.audit import AuditLog
@@ -72,6 +74,8 @@ def build_models(settings: Settings) -> FallbackChatModel:
         max_retries=settings.llm_max_retries,
         max_tokens=settings.max_output_tokens,
         temperature=settings.temperature,
+        failure_threshold=settings.breaker_failure_threshold,
+        reset_after_s=settings.breaker_reset_s,
     )
 
 
@@ -93,7 +97,9 @@ async def open_runtime(settings: Settings, **overrides: Any) -> AsyncIterator[Ru
         graph = build_graph(checkpointer)
         agent = AgentService(
             graph=graph, model=model, backend=backend, audit=audit, redactor=redactor, retriever=knowledge,
-            retrieval_k=settings.retrieval_k, max_steps=settings.max_steps, primary_model=model.primary,
+            retrieval_k=settings.retrieval_k, max_steps=settings.max_steps, primary_model=settings.model,
+            prices=load_price_table(settings.price_overrides),
+            cache_keys=PromptCacheKeys(per_key_rpm=settings.prompt_cache_key_rpm),
         )
         conversations = ConversationService(engine=engine, agent=agent, redactor=redactor)
         yield Runtime(settings=settings, engine=engine, audit=audit, backend=backend, redactor=redactor,

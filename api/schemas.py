@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -22,11 +22,19 @@ class ConversationCreated(BaseModel):
     created_at: datetime
 
 
+class ImageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(min_length=12, description="https URL, or a base64 data URL of a png/jpeg/gif/webp image.")
+    detail: Literal["low", "high", "auto"] | None = None
+
+
 class MessageCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     content: str = Field(min_length=1)
     customer_id: str | None = Field(default=None, min_length=1, max_length=64)
+    images: list[ImageIn] = Field(default_factory=list, max_length=10)
 
     @field_validator("content")
     @classmethod

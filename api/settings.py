@@ -38,6 +38,13 @@ class Settings(BaseSettings):
     max_output_tokens: int = Field(default=1024, ge=16)
     temperature: float = 0.2
     force_offline: bool = False  # use the offline engine even when a key is configured
+    breaker_failure_threshold: int = Field(default=3, ge=1)  # consecutive failures before a model is skipped
+    breaker_reset_s: float = Field(default=30.0, gt=0)  # then one trial call after this long
+    price_overrides: str | None = None  # JSON: {"model": {"input": 2.5, "cached_input": 1.25, "output": 10}}
+    prompt_cache_key_rpm: int = Field(default=15, ge=1)  # requests a minute per prompt_cache_key
+    image_max_bytes: int = Field(default=5_000_000, ge=1_000)
+    image_max_count: int = Field(default=4, ge=0, le=10)
+    image_detail: Literal["low", "high", "auto"] = "auto"
 
     # --- agent -------------------------------------------------------------------------------------
     max_steps: int = Field(default=6, ge=1, le=50)  # model calls per turn before giving up honestly

@@ -12,8 +12,10 @@ from sse_starlette.sse import EventSourceResponse
 from agent.service import TurnResult
 from api.auth import Principal
 from api.deps import AgentKey, RuntimeDep
-from api.errors import PayloadTooLarge
+from agent.images import ImageError, ImageRef, ImageTooLarge, parse_image
+from api.errors import ApiError, PayloadTooLarge
 from api.runtime import Runtime
+from api.settings import Settings
 from api.schemas import ConversationCreate, ConversationCreated, ConversationOut, MessageCreate, MessageOut, TurnOut
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
@@ -46,13 +48,29 @@ async def send_message(
     # Fail fast (404, 400) before a stream starts: errors after the first event cannot change the status.
     runtime.conversations.get(tenant=principal.tenant, conversation_id=conversation_id)
     kwargs = {"tenant": principal.tenant, "conversation_id": conversation_id, "text": body.content,
-              "customer_id": body.customer_id, "actor": principal.key_id}
+              "customer_id": body.customer_id, "actor": principal.key_id,
+              "images": _images(body, runtime.settings)}
     if "text/event-stream" in request.headers.get("accept", ""):
         conversation = runtime.conversations.get(tenant=principal.tenant, conversation_id=conversation_id)
         runtime.conversations.resolve_customer(conversation, body.customer_id)
         return EventSourceResponse(_events(runtime, principal, redacted, kwargs), ping=15)
     result = await runtime.conversations.send(**kwargs)
     return turn_out(result, runtime, principal, redacted)
+
+
+def _images(body: MessageCreate, settings: Settings) -> tuple[ImageRef, ...]:
+    if len(body.images) > settings.image_max_count:
+        raise ApiError(f"at most {settings.image_max_count} images per message")
+    refs = []
+    for index, image in enumerate(body.images):
+        try:
+            refs.append(parse_image(image.url, detail=image.detail or settings.image_detail,
+                                    max_bytes=settings.image_max_bytes))
+        except ImageTooLarge as error:
+            raise PayloadTooLarge(f"images[{index}]: {error}") from None
+        except ImageError as error:
+            raise ApiError(f"images[{index}]: {error}") from None
+    return tuple(refs)
 
 
 async def _events(runtime: Runtime, principal: Principal, redacted: bool,

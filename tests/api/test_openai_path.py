@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from tests.conftest import bearer, make_client
 from tests.support import Fail, Reply, ToolCalls, Usage
@@ -15,7 +16,7 @@ from tests.helpers import sse_events
 @pytest.fixture
 def online_settings(settings: Any, openai_stub: Any) -> Any:
     return settings.model_copy(update={
-        "force_offline": False, "openai_api_key": "sk-test", "llm_base_url": openai_stub.base_url,
+        "force_offline": False, "openai_api_key": SecretStr("sk-test"), "llm_base_url": openai_stub.base_url,
         "llm_max_retries": 0, "llm_timeout_s": 5.0, "fallback_models": [],
     })
 
