@@ -191,8 +191,9 @@ class OpenAIStub:
             return JSONResponse(error_body(400, "The body is not valid JSON."), status_code=400)
         item = self._next_item(body)
         if isinstance(item, Hang):
-            await self._hang(item.seconds)
-            item = item.then or self._next_default(body)
+            # Decide the answer now: after the sleep the test that queued the Hang may have finished.
+            seconds, item = item.seconds, item.then or self._next_default(body)
+            await self._hang(seconds)
         if isinstance(item, Fail):
             return self._fail(item)
         completion = Completion(
