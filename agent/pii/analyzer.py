@@ -1,0 +1,89 @@
+"""The analyzer Deskpilot redacts with: Presidio's engine, then names spread, our ids spared, overlaps merged."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import regex
+from presidio_analyzer import AnalyzerEngine, RecognizerResult
+
+from agent.pii.names import propagate_names
+
+# Deskpilot's own identifiers, placeholders and amounts: tools need them verbatim and none is personal.
+PROTECTED = regex.compile(
+    r"\b(?:ORD|CUS|TCK|RF|APR|APV|REQ|INV|SKU)-[A-Z0-9][A-Z0-9\-]*\b"  # order, customer, ticket, refund...
+    r"|\b[A-Z]{2,5}(?:-[A-Z0-9]{1,12}){1,4}\b"  # SKUs and other upper-case codes: NB-TENT-2P
+    r"|\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"  # approval and request UUIDs
+    r"|<[A-Z][A-Z_]*_\d+>"  # placeholders we wrote earlier
+    r"|[$€£][ ]?\d[\d,]*(?:\.\d{1,2})?|\b\d[\d,]*(?:\.\d{1,2})?[ ]?(?:USD|EUR|GBP)\b"  # money
+)
+
+
+class DeskpilotAnalyzer(AnalyzerEngine):
+    """An AnalyzerEngine whose results can be replaced one by one: no overlaps, no Deskpilot ids.
+
+    Presidio returns overlapping results of different types (a ZIP inside an address block) and knows
+    nothing of the identifiers our tools need; both are settled here, after names found once are spread
+    to their other mentions in the same message.
+    """
+
+    def analyze(self, text: str, language: str, **kwargs: Any) -> list[RecognizerResult]:  # type: ignore[override]
+        results = super().analyze(text, language, **kwargs)
+        results = spare_protected(text, results)
+        results = results + propagate_names(text, results)
+        results = merge_overlaps(results)
+        threshold = kwargs.get("score_threshold")
+        threshold = self.default_score_threshold if threshold is None else threshold
+        return [r for r in results if r.score >= threshold]
+
+
+def spare_protected(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
+    """Drop results inside a protected span; trim those that only touch one."""
+    spans = [m.span() for m in PROTECTED.finditer(text)]
+    if not spans:
+        return results
+    kept = []
+    for result in results:
+        start, end = result.start, result.end
+        for p_start, p_end in spans:
+            if p_start < end and start < p_end:
+                if start >= p_start and end <= p_end:
+                    start = end  # wholly ours: drop
+                elif p_start - start >= end - p_end:
+                    end = p_start  # keep the longer side
+                else:
+                    start = p_end
+        value = text[start:end].strip(" \t\n,;:-")
+        if value and any(ch.isalnum() for ch in value):
+            offset = text.index(value, start)
+            result.start, result.end = offset, offset + len(value)
+            kept.append(result)
+    return kept
+
+
+def merge_overlaps(results: list[RecognizerResult]) -> list[RecognizerResult]:
+    """Union overlapping results; the longest (then the most certain) one names the merged span."""
+    merged: list[RecognizerResult] = []
+    cluster: list[RecognizerResult] = []
+    for result in sorted(results, key=lambda r: (r.start, -r.end)):
+        if cluster and result.start >= max(r.end for r in cluster):
+            merged.append(_union(cluster))
+            cluster = []
+        cluster.append(result)
+    if cluster:
+        merged.append(_union(cluster))
+    return merged
+
+
+def _union(cluster: list[RecognizerResult]) -> RecognizerResult:
+    if len(cluster) == 1:
+        return cluster[0]
+    leader = max(cluster, key=lambda r: (r.end - r.start, r.score))
+    return RecognizerResult(
+        entity_type=leader.entity_type,
+        start=min(r.start for r in cluster),
+        end=max(r.end for r in cluster),
+        score=max(r.score for r in cluster),
+        analysis_explanation=leader.analysis_explanation,
+        recognition_metadata=leader.recognition_metadata,
+    )

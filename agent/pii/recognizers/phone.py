@@ -1,0 +1,69 @@
+"""Phone numbers written the way people type them: grouped digits, local formats, no country code."""
+
+from __future__ import annotations
+
+import re
+
+from presidio_analyzer import Pattern, PatternRecognizer
+
+from agent.pii.recognizers.context import NearbyWordsContext
+
+# Digit groups separated by one space, dot or dash; not glued to letters or to our ids (ORD-123456).
+_EDGE_BEFORE = r"(?<![\w\-/.$€£+])(?<!\d,)"
+_EXTENSION = r"(?:[ ]?(?:x|ext\.?)[ ]?\d{1,5})?"
+_EDGE_AFTER = _EXTENSION + r"(?![\w/]|[-.,]\d)"
+_DATE_LIKE = re.compile(r"^(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4})$")
+
+
+class GroupedPhoneRecognizer(NearbyWordsContext, PatternRecognizer):
+    """Numbers that libphonenumber cannot place in a region without the country code (`78 651 450`).
+
+    Presidio's PhoneRecognizer validates per region and so misses short European numbers; here the shape
+    alone is weak evidence and a nearby word such as "phone", "mobile" or "fax" makes it a phone number.
+    Explicit international (`+46 (0)8 …`) and area-code (`(37) 788-063`) forms are strong on their own.
+    """
+
+    PATTERNS = [
+        Pattern(
+            "international (strong)",
+            _EDGE_BEFORE.replace("+", "") + r"\+\d{1,3}(?:[ .\-]?\(0\))?(?:[ .\-]?\(?\d{1,5}\)?){2,6}" + _EDGE_AFTER,
+            0.7,
+        ),
+        Pattern(
+            "area code in parentheses (medium)",
+            _EDGE_BEFORE + r"\(\d{2,4}\)[ .\-]?\d{2,4}(?:[ .\-]\d{2,4}){1,3}" + _EDGE_AFTER,
+            0.6,
+        ),
+        Pattern(
+            "grouped digits (weak)",
+            _EDGE_BEFORE + r"\d{2,5}(?:[ .\-]\d{2,6}){1,4}" + _EDGE_AFTER,
+            0.3,
+        ),
+        Pattern("unbroken digits (very weak)", _EDGE_BEFORE + r"0?\d{7,11}" + _EDGE_AFTER, 0.1),
+    ]
+
+    CONTEXT = [
+        "phone", "mobile", "cell", "telephone", "tel:", "tel.", "fax", "office", "desk", "call", "ring",
+        "text me", "sms", "whatsapp", "landline", "number", "reach", "contact", "answering", "message",
+        "registered", "dial", "home", "work",
+    ]
+
+    def __init__(self, supported_language: str = "en") -> None:
+        super().__init__(
+            supported_entity="PHONE_NUMBER",
+            patterns=self.PATTERNS,
+            context=self.CONTEXT,
+            supported_language=supported_language,
+            name="GroupedPhoneRecognizer",
+            global_regex_flags=re.IGNORECASE,
+        )
+
+    def invalidate_result(self, pattern_text: str) -> bool:
+        main = re.split(r"\s?(?:x|ext\.?)\s?", pattern_text, flags=re.IGNORECASE)[0]
+        digits = re.sub(r"\D", "", main)
+        if not 7 <= len(digits) <= 15 or len(set(digits)) == 1:
+            return True
+        if _DATE_LIKE.match(main.strip()):
+            return True
+        # Four groups of four are card numbers (the card recognizer validates those).
+        return bool(re.fullmatch(r"\d{4}([ \-])\d{4}\1\d{4}\1\d{4}", main))
