@@ -31,7 +31,7 @@ class EscalateToHumanArgs(ToolArgs):
         max_length=1000,
         description="What the customer needs and what was tried, so the person does not have to ask again.",
     )
-    order_number: OrderNumber | None = None
+    order_number: OrderNumber | None = Field(default=None, description="The order it concerns, if any.")
 
 
 def escalate_to_human(args: EscalateToHumanArgs, ctx: ToolContext) -> dict[str, Any]:
@@ -54,8 +54,13 @@ def escalate_to_human(args: EscalateToHumanArgs, ctx: ToolContext) -> dict[str, 
         ),
         now=ctx.now(),
     )
-    return {"handoff": True, "reason_category": args.reason_category, "ticket_id": ticket.ticket_id,
-            "queue": queue, "priority": priority}  # fmt: skip
+    return {
+        "handoff": True,
+        "reason_category": args.reason_category,
+        "ticket_id": ticket.ticket_id,
+        "queue": queue,
+        "priority": priority,
+    }
 
 
 ESCALATE_TO_HUMAN = ToolSpec(

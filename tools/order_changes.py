@@ -44,9 +44,15 @@ def cancel_order(args: CancelOrderArgs, ctx: ToolContext) -> dict[str, Any]:
         check_cancellation(order, now, policy)
 
     change = ctx.backend.cancel_order(
-        ctx.tenant, customer_id, args.order_number, reason=args.reason, idempotency_key=key, now=now,
-        actor=ctx.actor, guard=guard,
-    )  # fmt: skip
+        ctx.tenant,
+        customer_id,
+        args.order_number,
+        reason=args.reason,
+        idempotency_key=key,
+        now=now,
+        actor=ctx.actor,
+        guard=guard,
+    )
     details = change.details
     result: dict[str, Any] = {
         "executed": True,
@@ -67,7 +73,7 @@ class UpdateShippingAddressArgs(ToolArgs):
     order_number: OrderNumber
     street: str = Field(min_length=3, max_length=200, description="Street and house number.")
     street2: str | None = Field(default=None, max_length=100, description="Apartment, suite or unit.")
-    city: str = Field(min_length=1, max_length=100)
+    city: str = Field(min_length=1, max_length=100, description="City or town.")
     region: str | None = Field(default=None, max_length=100, description="State or province.")
     postal_code: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9 -]{1,9}$", description="ZIP or postal code.")
     country: CountryCode
@@ -89,9 +95,15 @@ def update_shipping_address(args: UpdateShippingAddressArgs, ctx: ToolContext) -
         check_address_change(order, address, policy)
 
     change = ctx.backend.update_shipping_address(
-        ctx.tenant, customer_id, args.order_number, address=address, idempotency_key=key, now=ctx.now(),
-        actor=ctx.actor, guard=guard,
-    )  # fmt: skip
+        ctx.tenant,
+        customer_id,
+        args.order_number,
+        address=address,
+        idempotency_key=key,
+        now=ctx.now(),
+        actor=ctx.actor,
+        guard=guard,
+    )
     if change.details["shipping_address"] != address.model_dump():
         raise IdempotencyConflict("This approval was already used for a different address.")
     return {

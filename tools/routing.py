@@ -23,7 +23,7 @@ class RouteTicketArgs(ToolArgs):
         max_length=500,
         description="What the team needs to do and why, in one or two sentences.",
     )
-    order_number: OrderNumber | None = None
+    order_number: OrderNumber | None = Field(default=None, description="The order it concerns, if any.")
 
 
 def subject_line(text: str, limit: int = 80) -> str:
@@ -50,8 +50,12 @@ def route_ticket(args: RouteTicketArgs, ctx: ToolContext) -> dict[str, Any]:
         ),
         now=ctx.now(),
     )
-    return {"ticket_id": ticket.ticket_id, "queue": ticket.queue, "priority": ticket.priority,
-            "status": ticket.status}  # fmt: skip
+    return {
+        "ticket_id": ticket.ticket_id,
+        "queue": ticket.queue,
+        "priority": ticket.priority,
+        "status": ticket.status,
+    }
 
 
 ROUTE_TICKET = ToolSpec(

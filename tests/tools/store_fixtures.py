@@ -45,10 +45,23 @@ class Shop:
     def order(self, customer: str, label: str) -> str:
         return self.report.examples[customer][label]
 
-    def ctx(self, customer_id: str | None = "CUS-1001", *, tenant: str = "default",
-            now: datetime = NOW, **extra: Any) -> ToolContext:  # fmt: skip
-        return ToolContext(tenant=tenant, customer_id=customer_id, backend=self.backend, now=lambda: now,
-                           conversation_id="conv-test", actor="key-test", **extra)  # fmt: skip
+    def ctx(
+        self,
+        customer_id: str | None = "CUS-1001",
+        *,
+        tenant: str = "default",
+        now: datetime = NOW,
+        **extra: Any,
+    ) -> ToolContext:
+        return ToolContext(
+            tenant=tenant,
+            customer_id=customer_id,
+            backend=self.backend,
+            now=lambda: now,
+            conversation_id="conv-test",
+            actor="key-test",
+            **extra,
+        )
 
 
 def open_shop(path: Path, report: SeedReport, journal_mode: str = "wal") -> Shop:
@@ -107,7 +120,7 @@ def make_order(
         items=[
             OrderItem(sku=f"NB-T{i}", name=f"Thing {i}", quantity=1, unit_price_cents=price, final_sale=final)
             for i, (price, final) in enumerate(lines)
-        ],  # fmt: skip
+        ],
         payments=[
             Payment(
                 method="card",
@@ -117,7 +130,7 @@ def make_order(
                 status=payment_status,
                 created_at=placed,
             )
-        ],  # type: ignore[arg-type]  # fmt: skip
+        ],  # type: ignore[arg-type]
         refunds=[
             Refund(
                 refund_id=f"RF-{i:08d}",
@@ -126,7 +139,7 @@ def make_order(
                 reason="damaged",
                 status=state,
                 created_at=now - timedelta(days=1),
-            )  # type: ignore[arg-type]  # fmt: skip
+            )  # type: ignore[arg-type]
             for i, (amount, state) in enumerate(refunds)
         ],
     )

@@ -59,12 +59,24 @@ def case(order: dict, eligible: bool, action: str, refundable: int, words: str, 
         case({"refunds": [(4_000, "failed")]}, True, "refund", 10_000, "window", "failed refunds do not"),
         case({"items": [(5_000, True), (2_900, True)]}, False, "none", 0, "final sale", "only final sale"),
         case({"items": MIXED}, True, "refund", 6_000, "Final-sale", "final sale excluded"),
-        case({"items": MIXED, "refunds": [(6_000, "succeeded")]}, False, "none", 0, "final sale",
-             "final-sale share is all that is left"),
-        case({"status": "cancelled", "delivered_ago": None, "payment_status": "failed"}, False, "none", 0,
-             "nothing left", "payment failed"),
+        case(
+            {"items": MIXED, "refunds": [(6_000, "succeeded")]},
+            False,
+            "none",
+            0,
+            "final sale",
+            "final-sale share is all that is left",
+        ),
+        case(
+            {"status": "cancelled", "delivered_ago": None, "payment_status": "failed"},
+            False,
+            "none",
+            0,
+            "nothing left",
+            "payment failed",
+        ),
     ],
-)  # fmt: skip
+)
 def test_refund_eligibility_table(
     order_kwargs: dict, eligible: bool, action: str, refundable: int, reason_words: str
 ) -> None:

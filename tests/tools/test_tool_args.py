@@ -39,7 +39,7 @@ ADDR = {**ORDER, "street": "1 Main St", "city": "Boise", "postal_code": "83702",
         ("update_shipping_address", {**ADDR, "country": "USA"}, "country"),
         ("update_shipping_address", {**ADDR, "postal_code": "<script>"}, "postal_code"),
     ],
-)  # fmt: skip
+)
 def test_bad_arguments_are_refused_by_field(
     shop_ro: Shop, tool: str, args: dict[str, Any], field: str
 ) -> None:

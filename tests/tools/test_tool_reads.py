@@ -76,8 +76,10 @@ def test_lookup_refund_gives_the_policy_verdict(
 @pytest.mark.parametrize(("tool", "extra"), ORDER_TOOLS, ids=[t for t, _ in ORDER_TOOLS])
 def test_someone_elses_order_looks_missing(shop: Shop, tool: str, extra: dict[str, Any]) -> None:
     """Another customer's order, another tenant's order and a missing one all read the same."""
-    mine = shop.order("CUS-1001", "processing" if tool in ("cancel_order", "update_shipping_address")
-                      else "delivered_refundable")  # fmt: skip
+    mine = shop.order(
+        "CUS-1001",
+        "processing" if tool in ("cancel_order", "update_shipping_address") else "delivered_refundable",
+    )
     acme_numbers = {o.order_number for o in shop.backend.customer_profile("acme", "CUS-1001").orders}  # type: ignore[union-attr]
     assert mine not in acme_numbers
     tickets_before = shop.backend.list_tickets("default").total + shop.backend.list_tickets("acme").total
@@ -125,8 +127,11 @@ def test_escalation_creates_a_handoff_ticket(shop: Shop) -> None:
     ticket = shop.backend.get_ticket("default", result["ticket_id"])
     assert ticket is not None
     assert (ticket.kind, ticket.queue, ticket.customer_id, ticket.order_number) == (
-        "escalation", "returns", "CUS-1002", number,
-    )  # fmt: skip
+        "escalation",
+        "returns",
+        "CUS-1002",
+        number,
+    )
     assert ticket.conversation_id == "conv-test" and ticket.status == "open"
     assert shop.backend.get_ticket("acme", result["ticket_id"]) is None
 
