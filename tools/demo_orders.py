@@ -58,10 +58,10 @@ class OrderMaker:
             ),
             ("delivered_refundable", o(marcus, 7, 1.1, 3.6, ["NB-PACK-28L", "NB-BOTL-1L"])),
             ("delivered_over_limit", o(marcus, 9, 0.9, 5.1, ["NB-TENT-4P", "NB-COOL-45Q", "NB-JKT-DOWN"])),
-            ("in_transit", o(marcus, 5, 1.1, None, ["NB-PACK-45L"], expected_in=3)),
+            ("in_transit", o(marcus, 5, 1.1, None, ["NB-PACK-45L"], expected_in=6)),
             ("processing", o(marcus, 0.6, None, None, ["NB-LAMP-BRS"])),
             ("delivered_old", o(marcus, 70, 1.0, 4.0, ["NB-RUG-JUTE"])),
-            ("lost_in_transit", o(marcus, 24, 1.3, None, ["NB-POLE-CRB"], expected_in=-15)),
+            ("lost_in_transit", o(marcus, 24, 1.3, None, ["NB-POLE-CRB"], expected_in=5)),
             ("final_sale_only", o(marcus, 14, 1.0, 3.0, ["NB-GIFT-50", "NB-CLR-FLEECE"])),
         ]
 
@@ -74,7 +74,7 @@ class OrderMaker:
         if roll < 0.06:
             return self._order(customer, age, None, None, skus, cancel=True)
         if roll < 0.075 and age > 20:  # the carrier lost it
-            return self._order(customer, age, ship_after, None, skus, expected_in=-(age - 10))
+            return self._order(customer, age, ship_after, None, skus, expected_in=5)
         order = self._order(
             customer,
             age,
@@ -95,7 +95,7 @@ class OrderMaker:
         transit: float | None,
         skus: list[str],
         *,
-        expected_in: float | None = None,
+        expected_in: float | None = None,  # days after shipping the carrier promised; None: from transit
         cancel: bool = False,
         returned: bool = False,
         partial: tuple[str, float] | None = None,

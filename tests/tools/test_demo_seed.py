@@ -143,6 +143,11 @@ def test_shop_covers_every_state_and_money_case(shop_ro: Shop) -> None:
     assert len({o.order_number for o in orders}) == len(orders)
     assert all(re.fullmatch(r"ORD-\d{6}", o.order_number) for o in orders)
     assert all(o.total_cents == o.subtotal_cents + o.shipping_cents + o.tax_cents for o in orders)
+    for o in orders:  # a timeline that makes sense: placed <= shipped <= delivered, promised after shipping
+        assert o.placed_at <= (o.shipped_at or o.placed_at) <= (o.delivered_at or o.shipped_at or o.placed_at)
+        if o.expected_delivery is not None:
+            assert o.expected_delivery >= (o.shipped_at or o.placed_at).date(), o.order_number
+        assert (o.carrier is None) is (o.shipped_at is None)
     by_order = {o.id: o for o in orders}
     refunded = Counter()
     for r in refunds:
