@@ -40,3 +40,10 @@ CountryCode = Annotated[
     BeforeValidator(_upper),
     Field(description="Two-letter ISO country code, e.g. US."),
 ]
+
+PostalCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9 -]{1,9}$"),
+    BeforeValidator(_upper),
+    Field(description="ZIP or postal code."),
+]

@@ -15,7 +15,7 @@ from tools.access import (
 )
 from tools.base import ToolContext, ToolSpec
 from tools.errors import IdempotencyConflict
-from tools.fields import CountryCode, OrderNumber, ToolArgs
+from tools.fields import CountryCode, OrderNumber, PostalCode, ToolArgs
 from tools.money import decimal_str
 from tools.policy import check_address_change, check_cancellation, refund_arrival
 from tools.present import day
@@ -75,7 +75,7 @@ class UpdateShippingAddressArgs(ToolArgs):
     street2: str | None = Field(default=None, max_length=100, description="Apartment, suite or unit.")
     city: str = Field(min_length=1, max_length=100, description="City or town.")
     region: str | None = Field(default=None, max_length=100, description="State or province.")
-    postal_code: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9 -]{1,9}$", description="ZIP or postal code.")
+    postal_code: PostalCode
     country: CountryCode
 
     def address(self) -> Address:

@@ -213,6 +213,7 @@ def test_update_shipping_address_before_shipping(shop: Shop) -> None:
     ctx = shop.ctx(idempotency_key="approval-address")
     result = run_tool("update_shipping_address", args, ctx)
     assert result["shipping_address"]["city"] == "Vancouver" and result["shipping_address"]["country"] == "CA"
+    assert result["shipping_address"]["postal_code"] == "V6K 2G4"
     order = shop.backend.get_order("default", number)
     assert order is not None and order.shipping_address.street == "77 Harbour Rd"
     assert run_tool("update_shipping_address", args, ctx)["duplicate"] is True
