@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from langchain_core.language_models import BaseChatModel
@@ -22,6 +23,17 @@ class ValueRedactor(Protocol):
     def restore_value(self, obj: Any, *, tenant: str, conversation_id: str) -> Any: ...
 
 
+class ApprovalDesk(Protocol):
+    """Where sensitive tool calls wait for staff (implemented by api.approvals)."""
+
+    def request(self, *, tenant: str, conversation_id: str, customer_id: str | None, actor: str | None,
+                tool_call_id: str, tool: str, args: dict[str, Any], checks: list[str]) -> str: ...
+
+    def decision(self, approval_id: str) -> tuple[str, str | None]: ...
+
+    def execute(self, approval_id: str, run: Callable[[StoreBackend], dict[str, Any]]) -> dict[str, Any]: ...
+
+
 @dataclass
 class TurnContext:
     tenant: str
@@ -32,6 +44,7 @@ class TurnContext:
     model: BaseChatModel  # already bound to the tool schemas
     redactor: ValueRedactor | None = None
     retriever: Retriever | None = None
+    approvals: ApprovalDesk | None = None
     retrieval_k: int = 4
     max_steps: int = 6
     draft_only: bool = False  # a human owns the conversation: suggest, do not act

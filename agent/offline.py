@@ -19,7 +19,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, AnyMessage, Human
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
-from agent.prompts import is_reference_message
+from agent.prompts import NOTE_MESSAGE_NAME, is_customer_message, is_reference_message
 
 OFFLINE_MODEL_NAME = "deskpilot-offline"
 
@@ -35,6 +35,18 @@ INTENTS: dict[str, re.Pattern[str]] = {
         r"\b(where|status|track|tracking|shipped|shipping|deliver|delivery|arrive|late|when will)\b", re.I
     ),
 }
+EXPLICIT_REQUEST_RE = re.compile(
+    r"\b(i want|i'd like|i would like|please|refund me|issue|process|go ahead|request it)\b", re.I)
+AFFIRMATIVE_RE = re.compile(r"^\W*(yes|yeah|yep|sure|ok(ay)?|please do|go ahead)\b", re.I)
+OFFER_TO_REQUEST = "Would you like me to request it?"
+REFUND_REASONS = (
+    ("damaged", re.compile(r"\b(damaged|dented|cracked|torn)\b", re.I)),
+    ("defective", re.compile(r"\b(defective|broken|faulty|doesn't work|does not work|stopped working)\b", re.I)),
+    ("wrong_item", re.compile(r"\bwrong (item|size|colou?r|product)\b", re.I)),
+    ("not_as_described", re.compile(r"\bnot as (described|pictured|advertised)\b", re.I)),
+    ("late_delivery", re.compile(r"\b(late|too long|delayed)\b", re.I)),
+    ("changed_mind", re.compile(r"\b(changed my mind|don't need|do not need|no longer need)\b", re.I)),
+)
 ANGRY_RE = re.compile(r"\b(furious|unacceptable|ridiculous|angry|terrible|worst|scam|lawyer)\b", re.I)
 
 
@@ -98,16 +110,24 @@ class OfflineChatModel(BaseChatModel):
         question = message_text(messages[turn_start]) if turn_start is not None else ""
         this_turn = messages[turn_start + 1 :] if turn_start is not None else []
         tool_results = [m for m in this_turn if isinstance(m, ToolMessage)]
+        latest_results = _after_last_tool_call(this_turn)
         tool_names = {t["function"]["name"] for t in tools}
+        if any(isinstance(m, HumanMessage) and m.name == NOTE_MESSAGE_NAME for m in this_turn):
+            tool_names = set()  # a human owns the conversation: draft, don't act
 
+        history = messages[: (turn_start or 0) + 1]
         if not tool_results and tool_names:
-            calls = plan_tool_calls(question, messages[: (turn_start or 0) + 1], tool_names)
+            calls = plan_tool_calls(question, history, tool_names)
+            if calls:
+                return _ai(tool_calls=calls)
+        if tool_results and "issue_refund" in tool_names and _asks_to_refund(question, history):
+            calls = plan_refund(question, this_turn)
             if calls:
                 return _ai(tool_calls=calls)
 
         passages = _passages(this_turn)
         images = _has_images(messages[turn_start]) if turn_start is not None else False
-        return _ai(content=compose_answer(question, tool_results, passages, images))
+        return _ai(content=compose_answer(question, latest_results, passages, images))
 
 
 # --- planning ------------------------------------------------------------------------------------------
@@ -118,12 +138,14 @@ def plan_tool_calls(question: str, history: list[AnyMessage], tool_names: set[st
     orders = ORDER_RE.findall(question)
     if not orders:  # "Can I get a refund for it?" refers to the order discussed earlier
         for message in reversed(history):
-            if isinstance(message, HumanMessage) and not is_reference_message(message):
+            if is_customer_message(message):
                 earlier = ORDER_RE.findall(message_text(message))
                 if earlier:
                     orders = earlier[-1:]
                     break
     wants = {name for name, pattern in INTENTS.items() if pattern.search(question)}
+    if _accepts_offer(question, history):
+        wants.add("refund")
     calls: list[dict[str, Any]] = []
 
     if "human" in wants and "escalate_to_human" in tool_names:
@@ -137,6 +159,41 @@ def plan_tool_calls(question: str, history: list[AnyMessage], tool_names: set[st
         elif "lookup_order" in tool_names and (ORDER_RE.search(question) or "status" in wants):
             calls.append(_call("lookup_order", order_number=order))
     return calls
+
+
+def plan_refund(question: str, this_turn: list[AnyMessage]) -> list[dict[str, Any]]:
+    """After lookup_refund says eligible, propose the refund the customer explicitly asked for.
+
+    Proposing is all the engine can do: the tool node checks policy and a staff member approves.
+    """
+    if any(isinstance(m, AIMessage) and any(c["name"] == "issue_refund" for c in m.tool_calls) for m in this_turn):
+        return []
+    for message in this_turn:
+        if not (isinstance(message, ToolMessage) and message.name == "lookup_refund"):
+            continue
+        try:
+            data = json.loads(str(message.content))
+        except json.JSONDecodeError:
+            continue
+        eligibility = data.get("eligibility") or {}
+        if eligibility.get("eligible") and eligibility.get("refundable_amount"):
+            reason = next((name for name, pattern in REFUND_REASONS if pattern.search(question)), "other")
+            return [_call("issue_refund", order_number=data["order_number"],
+                          amount=float(eligibility["refundable_amount"]), reason=reason)]
+    return []
+
+
+def _asks_to_refund(question: str, history: list[AnyMessage]) -> bool:
+    return bool(INTENTS["refund"].search(question) and EXPLICIT_REQUEST_RE.search(question)) or _accepts_offer(
+        question, history)
+
+
+def _accepts_offer(question: str, history: list[AnyMessage]) -> bool:
+    """'Yes please' right after we offered to request the refund."""
+    if not AFFIRMATIVE_RE.search(question):
+        return False
+    earlier = [m for m in history[:-1] if isinstance(m, AIMessage) and m.content]
+    return bool(earlier) and OFFER_TO_REQUEST in str(earlier[-1].content)
 
 
 def _call(name: str, **args: Any) -> dict[str, Any]:
@@ -188,6 +245,15 @@ def describe_tool_result(message: ToolMessage) -> str:
         return ("I've handed this conversation to a member of our support team"
                 + (f" (ticket {data['ticket_id']})" if isinstance(data, dict) and data.get("ticket_id") else "")
                 + "; they'll reply here as soon as possible.")
+    if name == "issue_refund" and isinstance(data, dict) and data.get("executed"):
+        window = data.get("arrives_between") or []
+        when = f" It should reach {data.get('refunded_to') or 'your original payment method'}" + (
+            f" between {window[0]} and {window[1]}." if len(window) == 2 else ".")
+        return f"Your refund of {data.get('amount')} {data.get('currency', '')} for order {data.get('order_number')} " \
+               f"has been issued (refund {data.get('refund_id')}).{when}"
+    if name in ("cancel_order", "update_shipping_address") and isinstance(data, dict):
+        done = "cancelled" if name == "cancel_order" else "updated with the new shipping address"
+        return f"Order {data.get('order_number')} has been {done}."
     if name == "route_ticket" and isinstance(data, dict):
         return f"I've filed ticket {data.get('ticket_id', '')} with our {data.get('queue', 'support')} team."
     return "Here is what I found: " + json.dumps(data, ensure_ascii=False)[:600]
@@ -217,7 +283,7 @@ def _describe_refund(data: dict[str, Any]) -> str:
             text += f" of up to {refundable}"
         if eligibility.get("window_ends"):
             text += f" until {str(eligibility['window_ends'])[:10]}"
-        return text + ". Would you like me to request it? A team member reviews every refund before it is issued."
+        return text + f". {OFFER_TO_REQUEST} A team member reviews every refund before it is issued."
     why = "; ".join(str(r) for r in reasons) or "it does not meet our refund policy"
     return f"Order {number} can't be refunded: {why}."
 
@@ -258,9 +324,18 @@ def _passages(messages: list[AnyMessage]) -> list[tuple[int, str, str]]:
     return found
 
 
+def _after_last_tool_call(messages: list[AnyMessage]) -> list[ToolMessage]:
+    """The results of the most recent round of tool calls: what the answer should be about now."""
+    for i in range(len(messages) - 1, -1, -1):
+        message = messages[i]
+        if isinstance(message, AIMessage) and message.tool_calls:
+            return [m for m in messages[i + 1:] if isinstance(m, ToolMessage)]
+    return []
+
+
 def _last_customer_message_index(messages: list[AnyMessage]) -> int | None:
     for i in range(len(messages) - 1, -1, -1):
-        if isinstance(messages[i], HumanMessage) and not is_reference_message(messages[i]):
+        if is_customer_message(messages[i]):
             return i
     return None
 

@@ -71,6 +71,11 @@ STEP_LIMIT_REPLY = (
     "a member of our support team can pick it up from here: would you like me to hand this over to them?"
 )
 
+PENDING_APPROVAL_REPLY = (
+    "I've passed your request to a member of our team for approval. You'll get an answer here as soon as "
+    "they've reviewed it."
+)
+
 CONTEXT_MESSAGE_NAME = "reference_documents"
 
 
@@ -91,8 +96,24 @@ def reference_message(passages: list[dict[str, Any]]) -> HumanMessage:
     )
 
 
+DRAFT_FALLBACK_REPLY = (
+    "Thanks for your message. A member of our support team is looking into this and will get back to you "
+    "shortly."
+)
+NOTE_MESSAGE_NAME = "deskpilot"
+
+
+def draft_mode_message() -> HumanMessage:
+    return HumanMessage(content=DRAFT_MODE_NOTE, name=NOTE_MESSAGE_NAME)
+
+
 def is_reference_message(message: Any) -> bool:
     return isinstance(message, HumanMessage) and message.name == CONTEXT_MESSAGE_NAME
+
+
+def is_customer_message(message: Any) -> bool:
+    """A message the customer wrote, not one Deskpilot added (passages, notes)."""
+    return isinstance(message, HumanMessage) and message.name not in (CONTEXT_MESSAGE_NAME, NOTE_MESSAGE_NAME)
 
 
 def tool_schemas(specs: Iterable[ToolSpec]) -> list[dict[str, Any]]:

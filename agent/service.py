@@ -15,13 +15,16 @@ from typing import Any, Literal, Protocol
 
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command
 
 from agent.cache_keys import PromptCacheKeys
-from agent.context import Retriever, TurnContext
+from agent.context import ApprovalDesk, Retriever, TurnContext
 from agent.images import ImageRef
 from agent.offline import OFFLINE_MODEL_NAME
 from agent.pricing import PRICES, ModelPrice, cost_usd, price_for
+from agent.prompts import PENDING_APPROVAL_REPLY
 from agent.streaming import PlaceholderStream
+from tools import SENSITIVE_TOOLS
 from tools.backends.base import StoreBackend
 
 log = logging.getLogger(__name__)
@@ -90,6 +93,7 @@ class AgentService:
     primary_model: str = "gpt-4o"
     prices: Mapping[str, ModelPrice] = field(default_factory=lambda: dict(PRICES))
     cache_keys: PromptCacheKeys = field(default_factory=PromptCacheKeys)
+    approvals: ApprovalDesk | None = None
 
     async def run_turn(self, request: TurnRequest) -> TurnResult:
         result: TurnResult | None = None
@@ -108,23 +112,45 @@ class AgentService:
                           payload={"channel": request.channel, "content": user_text, "redactions": counts,
                                    "draft_only": request.draft_only,
                                    "images": [image.audit_record() for image in request.images]})
-
-        ctx = TurnContext(
-            tenant=request.tenant, conversation_id=request.conversation_id, customer_id=request.customer_id,
-            actor=request.actor, backend=self.backend, model=self.model, redactor=self.redactor,
-            retriever=self.retriever, retrieval_k=self.retrieval_k, max_steps=self.max_steps,
-            draft_only=request.draft_only,
-            prompt_cache_key=self.cache_keys.key_for(request.tenant, request.conversation_id),
-        )
-        config = {"configurable": {"thread_id": thread_id(request.tenant, request.conversation_id)}}
         content: Any = user_text
         if request.images:
             content = [{"type": "text", "text": user_text}, *(image.message_part() for image in request.images)]
         human = HumanMessage(content=content, id=f"msg_{uuid.uuid4().hex}")
+        async for event in self._run(request, {"messages": [human]}, user_text, counts):
+            yield event
+
+    async def resume(self, request: TurnRequest) -> TurnResult:
+        """Continues a turn paused for approval, once staff have decided (`request.text` is unused)."""
+        result: TurnResult | None = None
+        async for event in self._run(request, Command(resume={"decided": True}), "", {}):
+            if event.kind == "final":
+                result = event.data
+        assert result is not None
+        return result
+
+    async def pending_approvals(self, tenant: str, conversation_id: str) -> list[str]:
+        """Approval ids the conversation's graph is paused on (empty when it is not paused)."""
+        state = await self.graph.aget_state(_config(tenant, conversation_id))
+        if "await_approval" not in (state.next or ()):
+            return []
+        return [p["approval_id"] for p in state.values.get("pending") or []]
+
+    async def _run(self, request: TurnRequest, graph_input: Any, user_text: str,
+                   counts: dict[str, int]) -> AsyncIterator[TurnEvent]:
+        scope = {"tenant": request.tenant, "conversation_id": request.conversation_id}
+        ctx = TurnContext(
+            tenant=request.tenant, conversation_id=request.conversation_id, customer_id=request.customer_id,
+            actor=request.actor, backend=self.backend, model=self.model, redactor=self.redactor,
+            retriever=self.retriever, retrieval_k=self.retrieval_k, max_steps=self.max_steps,
+            draft_only=request.draft_only, approvals=self.approvals,
+            prompt_cache_key=self.cache_keys.key_for(request.tenant, request.conversation_id),
+        )
+        config = _config(request.tenant, request.conversation_id)
+        before = len((await self.graph.aget_state(config)).values.get("messages", []))
         stream = PlaceholderStream(self._restorer(scope))
         reported = 0
         async for mode, payload in self.graph.astream(
-            {"messages": [human]}, config, context=ctx, stream_mode=["messages", "updates"]
+            graph_input, config, context=ctx, stream_mode=["messages", "updates"]
         ):
             if mode == "messages":
                 chunk, meta = payload
@@ -139,9 +165,10 @@ class AgentService:
             yield TurnEvent("token", tail)
 
         state = await self.graph.aget_state(config)
-        result = self._result(request, state.values, human.id or "", user_text, counts, ctx, scope)
+        paused = "await_approval" in (state.next or ())
+        result = self._result(request, state.values, before, paused, user_text, counts, ctx, scope)
         for event in ctx.tool_events:
-            self.audit.record(tenant=request.tenant, type="tool.called", actor=request.actor,
+            self.audit.record(tenant=request.tenant, type=_tool_event_type(event), actor=request.actor,
                               conversation_id=request.conversation_id,
                               payload={"tool": event["name"], "args": event["args"], "status": event["status"],
                                        "result_status": _result_status(event)})
@@ -171,14 +198,15 @@ class AgentService:
         return {"name": event["name"], "args": event["args"], "status": event["status"],
                 "result": event["result"]}
 
-    def _result(self, request: TurnRequest, values: dict[str, Any], human_id: str, user_text: str,
+    def _result(self, request: TurnRequest, values: dict[str, Any], before: int, paused: bool, user_text: str,
                 counts: dict[str, int], ctx: TurnContext, scope: dict[str, str]) -> TurnResult:
-        messages = values.get("messages", [])
-        start = next((i for i, m in enumerate(messages) if m.id == human_id), len(messages) - 1)
-        this_turn = messages[start + 1:]
+        this_turn = values.get("messages", [])[before:]
         replies = [m for m in this_turn if isinstance(m, AIMessage)]
         final = replies[-1] if replies else AIMessage(content="")
         reply_redacted = str(final.content) if isinstance(final.content, str) else _join_text(final.content)
+        pending = [p["approval_id"] for p in values.get("pending") or []] if paused else []
+        if pending and not reply_redacted.strip():
+            reply_redacted = PENDING_APPROVAL_REPLY
         model = str(final.response_metadata.get("deskpilot_model")
                     or final.response_metadata.get("model_name") or OFFLINE_MODEL_NAME)
         redactions = dict(counts)
@@ -198,12 +226,25 @@ class AgentService:
             degraded=model != self.primary_model or model == OFFLINE_MODEL_NAME,
             usage=sum_usage([r for r in replies if r.response_metadata.get("deskpilot_model")], self.prices),
             redactions=redactions,
+            pending_approval=pending[0] if pending else None,
             handoff=handoff if isinstance(handoff, dict) else None,
         )
 
 
 def thread_id(tenant: str, conversation_id: str) -> str:
     return f"{tenant}:{conversation_id}"
+
+
+def _config(tenant: str, conversation_id: str) -> Any:
+    return {"configurable": {"thread_id": thread_id(tenant, conversation_id)}}
+
+
+def _tool_event_type(event: dict[str, Any]) -> str:
+    if event["status"] == "pending_approval":
+        return "approval.requested"
+    if event["name"] in SENSITIVE_TOOLS:
+        return "approval.policy_refused" if event["status"] == "error" else "tool.executed"
+    return "tool.called"
 
 
 def used_citations(reply: str, passages: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -60,7 +60,8 @@ class AuditLog:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._lock = threading.Lock()
+        # Writers in this process take turns; callers that append inside their own transaction hold it too.
+        self.lock = threading.RLock()
 
     def record(
         self,
@@ -71,7 +72,7 @@ class AuditLog:
         conversation_id: str | None = None,
         payload: dict[str, Any] | None = None,
     ) -> AuditEvent:
-        with self._lock, Session(self._engine, expire_on_commit=False) as session:
+        with self.lock, Session(self._engine, expire_on_commit=False) as session:
             event = self.append(session, tenant=tenant, type=type, actor=actor,
                                 conversation_id=conversation_id, payload=payload)
             session.commit()
@@ -87,7 +88,10 @@ class AuditLog:
         conversation_id: str | None = None,
         payload: dict[str, Any] | None = None,
     ) -> AuditEvent:
-        """Adds an event inside the caller's transaction (so an action and its record commit together)."""
+        """Adds an event inside the caller's transaction (so an action and its record commit together).
+
+        Hold `self.lock` around the whole transaction when calling this directly.
+        """
         if session.get_bind().dialect.name == "postgresql":
             session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:t))"), {"t": "audit:" + tenant})
         head = session.get(AuditHead, tenant) or AuditHead(tenant=tenant, seq=0, hash=GENESIS)

@@ -12,14 +12,19 @@ from sqlmodel import Session, col, select
 
 from agent.images import ImageRef
 from agent.service import AgentService, TurnEvent, TurnRequest, TurnResult
-from api.errors import ApiError, NotFoundError
-from api.models import Conversation, Message, UsageRecord, utcnow
+from api.approvals import ApprovalService
+from api.audit import AuditLog
+from api.errors import ApiError, ConflictError, NotFoundError
+from api.models import Approval, Conversation, Message, UsageRecord, utcnow
 
 
 class ConversationService:
-    def __init__(self, *, engine: Engine, agent: AgentService, redactor: Any = None) -> None:
+    def __init__(self, *, engine: Engine, agent: AgentService, approvals: ApprovalService, audit: AuditLog,
+                 redactor: Any = None) -> None:
         self.engine = engine
+        self.audit = audit
         self.agent = agent
+        self.approvals = approvals
         self.redactor = redactor
         # One turn at a time per conversation: the graph's checkpoint is a single timeline.
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -31,7 +36,7 @@ class ConversationService:
         with Session(self.engine, expire_on_commit=False) as session:
             session.add(conversation)
             session.commit()
-        self.agent.audit.record(tenant=tenant, type="conversation.created", actor=actor,
+        self.audit.record(tenant=tenant, type="conversation.created", actor=actor,
                                 conversation_id=conversation.id,
                                 payload={"channel": channel, "customer_id": customer_id})
         return conversation
@@ -72,6 +77,9 @@ class ConversationService:
         customer = self.resolve_customer(conversation, customer_id)
         async with self._locks[conversation_id]:
             conversation = self.get(tenant=tenant, conversation_id=conversation_id)
+            if waiting := await self.agent.pending_approvals(tenant, conversation_id):
+                raise ConflictError("this conversation is waiting for a staff member to review a request; "
+                                    "send new messages once it has been decided", pending_approvals=waiting)
             request = TurnRequest(tenant=tenant, conversation_id=conversation_id, text=text,
                                   customer_id=customer, actor=actor, channel=channel,
                                   draft_only=conversation.status == "needs_human", images=images)
@@ -79,6 +87,29 @@ class ConversationService:
                 if event.kind == "final":
                     self._store_turn(conversation, customer, event.data)
                 yield event
+
+    async def resume_after_decision(self, *, tenant: str, approval: Approval, actor: str) -> TurnResult | None:
+        """Continues the paused turn once every approval it waits on is decided; None if nothing to do."""
+        async with self._locks[approval.conversation_id]:
+            waiting = await self.agent.pending_approvals(tenant, approval.conversation_id)
+            if approval.id not in waiting:
+                return None  # already resumed (a repeated or concurrent decision)
+            undecided = [a for a in waiting if self.approvals.decision(a)[0] == "pending"]
+            if undecided:
+                return None
+            conversation = self.get(tenant=tenant, conversation_id=approval.conversation_id)
+            result = await self.agent.resume(TurnRequest(
+                tenant=tenant, conversation_id=conversation.id, text="", customer_id=conversation.customer_id,
+                actor=actor, channel="approval"))
+            self._store_turn(conversation, conversation.customer_id, result)
+            return result
+
+    def handback(self, *, tenant: str, conversation_id: str, actor: str) -> Conversation:
+        conversation = self.get(tenant=tenant, conversation_id=conversation_id)
+        if conversation.status != "needs_human":
+            raise ConflictError(f"conversation {conversation_id} is not with a human (status {conversation.status})")
+        return self.set_status(tenant=tenant, conversation_id=conversation_id, status="active", reason=None,
+                               actor=actor)
 
     def set_status(self, *, tenant: str, conversation_id: str, status: str, reason: str | None,
                    actor: str | None) -> Conversation:
@@ -90,7 +121,7 @@ class ConversationService:
             conversation.updated_at = utcnow()
             session.add(conversation)
             session.commit()
-        self.agent.audit.record(tenant=tenant, type=f"conversation.{status}", actor=actor,
+        self.audit.record(tenant=tenant, type=f"conversation.{status}", actor=actor,
                                 conversation_id=conversation_id, payload={"reason": reason})
         return conversation
 
@@ -109,17 +140,19 @@ class ConversationService:
             raise NotFoundError(f"customer {customer_id} not found")
 
     def _store_turn(self, conversation: Conversation, customer_id: str | None, result: TurnResult) -> None:
-        with Session(self.engine, expire_on_commit=False) as session:
+        with self.audit.lock, Session(self.engine, expire_on_commit=False) as session:
             row = session.get(Conversation, conversation.id)
             assert row is not None
             if row.customer_id is None and customer_id is not None:
                 row.customer_id = customer_id
-            if result.handoff and row.status != "needs_human":
+            handed_off = bool(result.handoff) and row.status != "needs_human"
+            if handed_off:
                 row.status, row.handoff_reason = "needs_human", str(result.handoff.get("reason_category"))
             row.updated_at = utcnow()
             session.add(row)
-            session.add(Message(conversation_id=row.id, tenant=row.tenant, role="user",
-                                content=result.user_text_redacted))
+            if result.user_text_redacted:
+                session.add(Message(conversation_id=row.id, tenant=row.tenant, role="user",
+                                    content=result.user_text_redacted))
             session.add(Message(
                 conversation_id=row.id, tenant=row.tenant, role="assistant", content=result.reply_redacted,
                 meta={"model": result.model, "degraded": result.degraded, "citations": result.citations,
@@ -132,4 +165,9 @@ class ConversationService:
                     input_tokens=call["input_tokens"], cached_tokens=call["cached_tokens"],
                     output_tokens=call["output_tokens"], cost_usd=call["cost_usd"], latency_ms=call["latency_ms"],
                 ))
+            if handed_off:
+                handoff = result.handoff or {}
+                self.audit.append(session, tenant=row.tenant, type="conversation.needs_human", actor=None,
+                                  conversation_id=row.id,
+                                  payload={"reason_category": row.handoff_reason, "ticket_id": handoff.get("ticket_id")})
             session.commit()

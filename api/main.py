@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.routes import audit, conversations, customers, health, usage
+from api.routes import approvals, audit, conversations, customers, health, usage
 from api.runtime import open_runtime
 from api.settings import Settings, get_settings
 
@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None, **runtime_overrides: Any) -> Fa
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(conversations.router)
+    app.include_router(approvals.router)
     app.include_router(customers.router)
     app.include_router(audit.router)
     app.include_router(usage.router)

@@ -108,3 +108,27 @@ class UsageRecord(SQLModel, table=True):
     cost_usd: float = 0.0
     latency_ms: float | None = None
     created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class Approval(SQLModel, table=True):
+    """A sensitive tool call waiting for (or decided by) a staff member; its id is the idempotency key."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (UniqueConstraint("conversation_id", "tool_call_id", name="uq_approval_tool_call"),)
+
+    id: str = Field(default_factory=lambda: new_id("apr"), primary_key=True)
+    tenant: str = Field(index=True, max_length=64)
+    conversation_id: str = Field(index=True)
+    customer_id: str | None = None
+    tool_call_id: str = Field(max_length=128)
+    tool: str = Field(max_length=64)
+    args: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # redacted
+    checks: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="pending", index=True, max_length=16)  # pending approved rejected executed failed
+    requested_by: str | None = None
+    decided_by: str | None = None
+    decision_note: str | None = None  # redacted
+    result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))  # redacted
+    created_at: datetime = Field(default_factory=utcnow)
+    decided_at: datetime | None = None
+    executed_at: datetime | None = None

@@ -17,6 +17,7 @@ from agent.llm import FallbackChatModel, build_model_chain
 from agent.pricing import load_price_table
 from agent.prompts import tool_schemas
 from agent.service import AgentService
+from api.approvals import ApprovalService
 from api.audit import AuditLog
 from api.conversations import ConversationService
 from api.db import create_schema, make_engine
@@ -37,6 +38,7 @@ class Runtime:
     knowledge: Any
     model: FallbackChatModel
     agent: AgentService
+    approvals: ApprovalService
     conversations: ConversationService
 
 
@@ -95,13 +97,16 @@ async def open_runtime(settings: Settings, **overrides: Any) -> AsyncIterator[Ru
             AsyncSqliteSaver.from_conn_string(str(settings.checkpoint_path))
         )
         graph = build_graph(checkpointer)
+        approvals = ApprovalService(engine=engine, audit=audit, backend=backend, redactor=redactor)
         agent = AgentService(
             graph=graph, model=model, backend=backend, audit=audit, redactor=redactor, retriever=knowledge,
             retrieval_k=settings.retrieval_k, max_steps=settings.max_steps, primary_model=settings.model,
             prices=load_price_table(settings.price_overrides),
-            cache_keys=PromptCacheKeys(per_key_rpm=settings.prompt_cache_key_rpm),
+            cache_keys=PromptCacheKeys(per_key_rpm=settings.prompt_cache_key_rpm), approvals=approvals,
         )
-        conversations = ConversationService(engine=engine, agent=agent, redactor=redactor)
+        conversations = ConversationService(engine=engine, agent=agent, approvals=approvals, audit=audit,
+                                            redactor=redactor)
         yield Runtime(settings=settings, engine=engine, audit=audit, backend=backend, redactor=redactor,
-                      knowledge=knowledge, model=model, agent=agent, conversations=conversations)
+                      knowledge=knowledge, model=model, agent=agent, approvals=approvals,
+                      conversations=conversations)
     engine.dispose()

@@ -96,3 +96,32 @@ class AuditEventOut(BaseModel):
     payload: dict[str, Any]
     created_at: datetime
     hash: str
+
+
+class ApprovalDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["approve", "reject"]
+    note: str | None = Field(default=None, max_length=1000)
+
+
+class ApprovalOut(BaseModel):
+    id: str
+    conversation_id: str
+    customer_id: str | None
+    tool: str
+    args: dict[str, Any]
+    checks: list[str]
+    status: str
+    requested_by: str | None
+    decided_by: str | None
+    decision_note: str | None
+    result: dict[str, Any] | None
+    created_at: datetime
+    decided_at: datetime | None
+    executed_at: datetime | None
+
+
+class ApprovalDecided(BaseModel):
+    approval: ApprovalOut
+    reply: TurnOut | None  # what the customer is told once the paused turn resumes

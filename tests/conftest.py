@@ -21,7 +21,7 @@ pytest_plugins = ["tests.support.fixtures"]
 
 REPO = Path(__file__).resolve().parents[1]
 EVAL_DATA = REPO.parent / "shared" / "eval-data"
-TODAY = date(2026, 11, 22)
+TODAY = date.today()  # the tools judge refund windows against the real clock
 
 
 @pytest.fixture

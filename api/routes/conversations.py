@@ -100,6 +100,15 @@ def get_conversation(conversation_id: str, runtime: RuntimeDep, principal: Agent
     )
 
 
+@router.post("/{conversation_id}/handback", response_model=ConversationCreated)
+def handback(conversation_id: str, runtime: RuntimeDep, principal: AgentKey) -> ConversationCreated:
+    """Returns a conversation from a human back to the copilot."""
+    conversation = runtime.conversations.handback(tenant=principal.tenant, conversation_id=conversation_id,
+                                                  actor=principal.key_id)
+    return ConversationCreated(id=conversation.id, customer_id=conversation.customer_id,
+                               status=conversation.status, created_at=conversation.created_at)
+
+
 def turn_out(result: TurnResult, runtime: Runtime, principal: Principal, redacted: bool) -> TurnOut:
     restore = _restore(principal, redacted)
     conversation = runtime.conversations.get(tenant=principal.tenant, conversation_id=result.conversation_id)
