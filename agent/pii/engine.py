@@ -91,3 +91,11 @@ def build_analyzer(
         context_aware_enhancer=enhancer,
         default_score_threshold=score_threshold,
     )
+
+
+def build_stock_analyzer(spacy_model: str = DEFAULT_SPACY_MODEL) -> AnalyzerEngine:
+    """Presidio as shipped (default recognizers and NER mapping) on the same model: the benchmarks' baseline."""
+    _check_model(spacy_model)
+    config = {"nlp_engine_name": "spacy", "models": [{"lang_code": LANGUAGE, "model_name": spacy_model}]}
+    nlp_engine = NlpEngineProvider(nlp_configuration=config).create_engine()
+    return AnalyzerEngine(nlp_engine=nlp_engine, supported_languages=[LANGUAGE])

@@ -1,0 +1,22 @@
+"""PII redaction: the only package that imports Presidio and spaCy (analyzer, recognizers, vault, redactor)."""
+
+from __future__ import annotations
+
+import os
+
+# Before anything below imports presidio (and so tldextract): the suffix list is never fetched.
+os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+
+from agent.pii.engine import build_analyzer  # noqa: E402
+from agent.pii.redactor import Redaction, Redactor, build_redactor  # noqa: E402
+from agent.pii.vault import PiiVault, PiiVaultEntry, load_or_create_key  # noqa: E402
+
+__all__ = [
+    "PiiVault",
+    "PiiVaultEntry",
+    "Redaction",
+    "Redactor",
+    "build_analyzer",
+    "build_redactor",
+    "load_or_create_key",
+]
