@@ -189,6 +189,9 @@ class KnowledgeBase:
         assert collection is not None
         corpus = self._corpus(tenant, collection)
         batch = min(EMBED_BATCH if embeddings is None else 4096, self.client.get_max_batch_size())
+        if embeddings is None:
+            # Similar lengths per batch keep padding, and so embedding time, low.
+            upserts = sorted(upserts, key=lambda r: len(r.embed_text))
         for start in range(0, len(delete_ids), batch):
             ids = list(delete_ids[start : start + batch])
             collection.delete(ids=ids)
