@@ -8,6 +8,7 @@ import regex
 from presidio_analyzer import AnalyzerEngine, RecognizerResult
 
 from agent.pii.names import propagate_names
+from agent.pii.recognizers.person import is_name_word
 
 # Deskpilot's own identifiers, placeholders and amounts: tools need them verbatim and none is personal.
 PROTECTED = regex.compile(
@@ -30,11 +31,17 @@ class DeskpilotAnalyzer(AnalyzerEngine):
     def analyze(self, text: str, language: str, **kwargs: Any) -> list[RecognizerResult]:  # type: ignore[override]
         results = super().analyze(text, language, **kwargs)
         results = spare_protected(text, results)
+        results = [r for r in results if r.entity_type != "PERSON" or _has_name_word(text[r.start : r.end])]
         results = results + propagate_names(text, results)
         results = merge_overlaps(results)
         threshold = kwargs.get("score_threshold")
         threshold = self.default_score_threshold if threshold is None else threshold
         return [r for r in results if r.score >= threshold]
+
+
+def _has_name_word(value: str) -> bool:
+    # spaCy calls "Madam" or "Sir" a person now and then; a name needs at least one word that can be one.
+    return any(is_name_word(word.strip(".,;:!?'\"")) for word in value.split())
 
 
 def spare_protected(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:

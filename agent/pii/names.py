@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import regex
 from presidio_analyzer import AnalysisExplanation, RecognizerResult
 
-from agent.pii.recognizers.person import NOT_NAMES, _is_name_word
+from agent.pii.recognizers.person import NOT_NAMES, is_name_word
 
 PROPAGATED_SCORE = 0.6
 _RECOGNIZER = "NamePropagation"
@@ -25,7 +25,7 @@ _FIELD_LABELS = frozenset(
 )
 _NAME_WORD = r"\p{L}[\p{L}'’\-]+"
 _SPEAKER = regex.compile(r"^[ \t>]*(" + _NAME_WORD + r"(?:[ \t]+" + _NAME_WORD + r")?)[ \t]*:", regex.MULTILINE)
-_ITEM = _NAME_WORD + r"(?:[ \t](?!(?:and|or)\b)" + _NAME_WORD + r")?"
+_ITEM = r"(?<![\p{L}])(?!(?:and|or)\b)" + _NAME_WORD + r"(?:[ \t](?!(?:and|or)\b)" + _NAME_WORD + r")?"
 _LIST = regex.compile(r"(?:" + _ITEM + r"[ \t]*,[ \t]*){1,10}" + _ITEM + r",?[ \t]+(?:and|or|&)[ \t]+" + _ITEM)
 _LIST_ITEM = regex.compile(_ITEM)
 _LINE = regex.compile(r"^[ \t>?*|\-]*([^\n]*?)[ \t]*$", regex.MULTILINE)
@@ -89,7 +89,7 @@ def _contact_card_names(text: str, results: list[RecognizerResult]) -> list[Reco
         body = line.group(1)
         if caseless and len(body.split()) in (2, 3):
             body = body.title()  # capitals say nothing in an all-lower-case message
-        if _FULL_NAME_LINE.fullmatch(body) and all(_is_name_word(w) or len(w.rstrip(".")) == 1 for w in body.split()):
+        if _FULL_NAME_LINE.fullmatch(body) and all(is_name_word(w) or len(w.rstrip(".")) == 1 for w in body.split()):
             out.append(_person(line.start(1), line.end(1), "a name alone on a line of a contact block"))
     return out
 
@@ -105,9 +105,13 @@ def _listed_names(text: str, results: list[RecognizerResult]) -> list[Recognizer
             continue
         lower_list = all(i.group()[0].islower() for i in items)
         for item in items:
+            # The last item may run into the sentence ("... and Jodi are booked"): keep its name words.
             words = item.group().split()
-            if all(_is_name_word(w) and (lower_list or w[0].isupper()) for w in words):
-                out.append(_person(item.start(), item.end(), "an item of a list of names"))
+            while words and not (is_name_word(words[-1]) and (lower_list or words[-1][0].isupper())):
+                words.pop()
+            if words and all(is_name_word(w) and (lower_list or w[0].isupper()) for w in words):
+                end = item.start() + len(" ".join(words)) if len(words) > 1 else item.start() + len(words[0])
+                out.append(_person(item.start(), end, "an item of a list of names"))
     return out
 
 
@@ -115,7 +119,7 @@ def _speaker_names(text: str, results: list[RecognizerResult]) -> list[Recognize
     """Chat transcripts: when one "Someone:" speaker is a known name, the other speakers are names too."""
     speakers = [
         m for m in _SPEAKER.finditer(text)
-        if m.group(1).lower() not in _FIELD_LABELS and all(_is_name_word(w) for w in m.group(1).split())
+        if m.group(1).lower() not in _FIELD_LABELS and all(is_name_word(w) for w in m.group(1).split())
     ]
     persons = _persons(results)
     known = {m.group(1) for m in speakers if _overlaps_any(m.start(1), m.end(1), persons)}
@@ -131,7 +135,7 @@ def _repeated_names(text: str, results: list[RecognizerResult]) -> list[Recogniz
     for person in _persons(results):
         value = text[person.start : person.end]
         words.add(value)
-        words.update(w for w in value.split() if len(w.rstrip(".")) > 1 and _is_name_word(w))
+        words.update(w for w in value.split() if len(w.rstrip(".")) > 1 and is_name_word(w))
     out = []
     for word in sorted(words, key=len, reverse=True):
         if word.lower() in NOT_NAMES:

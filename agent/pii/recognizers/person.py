@@ -50,7 +50,7 @@ _CUE_PATTERNS = [
 ]
 
 
-def _is_name_word(word: str) -> bool:
+def is_name_word(word: str) -> bool:
     bare = word.rstrip(".").lower()
     return len(bare) >= 2 and bare not in STOP_WORDS and bare not in NOT_NAMES
 
@@ -115,7 +115,7 @@ class NameCueRecognizer(LocalRecognizer):
 
     @staticmethod
     def _acceptable(word: str, offset: int, lower_ok: bool, pos_at: dict[int, str]) -> bool:
-        if not _is_name_word(word) or not (lower_ok or word[0].isupper()):
+        if not is_name_word(word) or not (lower_ok or word[0].isupper()):
             return False
         if pos_at.get(offset) in _NEVER_NAME_POS:
             return False
@@ -170,4 +170,4 @@ class InitialedNameRecognizer(PatternRecognizer):
 
     def invalidate_result(self, pattern_text: str) -> bool:
         words = pattern_text.split()
-        return not (_is_name_word(words[0]) and _is_name_word(words[-1]))
+        return not (is_name_word(words[0]) and is_name_word(words[-1]))

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
 
-from agent.pii.recognizers.person import _is_name_word
+from agent.pii.recognizers.person import is_name_word
 
 if TYPE_CHECKING:
     from presidio_analyzer.nlp_engine import NlpArtifacts
@@ -71,7 +71,7 @@ class NameRoleRecognizer(LocalRecognizer):
         return (
             tagged_as_name
             and token.text[:1].isupper()
-            and _is_name_word(token.text)
+            and is_name_word(token.text)
             and token.ent_type_ not in _OTHER_THINGS
         )
 

@@ -46,5 +46,5 @@ class ZipCodeRecognizer(NearbyWordsContext, PatternRecognizer):
         )
 
     def invalidate_result(self, pattern_text: str) -> bool:
-        digits = re.sub(r"\D", "", pattern_text)
-        return bool(digits) and len(set(digits)) == 1
+        # "00000" or "11111" is a placeholder someone typed, not a postcode.
+        return pattern_text.isdigit() and len(set(pattern_text)) == 1
