@@ -1,0 +1,81 @@
+"""Loading files: Markdown, HTML, text, PDF and tau2-style JSON; clear errors for the rest."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from kb_support import make_pdf
+
+from knowledge.chunking import chunk_markdown
+from knowledge.loaders import DocumentError, UnreadableDocument, UnsupportedDocument, load_document
+
+HTML = b"""<!doctype html><html><head><title>Tent Care | Northbeam</title><style>.x{color:red}</style>
+<script>alert('hi')</script></head><body><nav>Home | Shop</nav>
+<h1>Tent care</h1><p>Dry the <b>NB-TENT-2P</b> before storing it.</p>
+<h2>Cleaning</h2><ul><li>Use cool water</li><li>No detergent</li></ul>
+<div><h3>Poles</h3><p>Spare section included.</p></div><footer>(c) Northbeam</footer></body></html>"""
+
+
+def test_html_keeps_headings_and_text_and_drops_scripts_and_chrome() -> None:
+    document = load_document("tent-care.html", HTML)
+    assert document.title == "Tent Care | Northbeam"
+    assert "alert" not in document.markdown and "color:red" not in document.markdown
+    assert "Home | Shop" not in document.markdown and "(c) Northbeam" not in document.markdown
+    title, chunks = chunk_markdown(document.markdown)
+    assert title == "Tent care"
+    assert [(c.section, c.text) for c in chunks] == [
+        ("", "Dry the NB-TENT-2P before storing it."),
+        ("Cleaning", "- Use cool water\n\n- No detergent"),
+        ("Cleaning > Poles", "Spare section included."),
+    ]
+
+
+def test_pdf_pages_become_sections_and_the_metadata_title_is_used() -> None:
+    data = make_pdf(
+        ["Warranty covers the NB-STOVE-1B igniter.", "Claims: warranty@northbeam.example"], "Warranty"
+    )
+    document = load_document("warranty.pdf", data)
+    assert document.title == "Warranty"
+    _, chunks = chunk_markdown(document.markdown)
+    assert [(c.section, c.text) for c in chunks] == [
+        ("Page 1", "Warranty covers the NB-STOVE-1B igniter."),
+        ("Page 2", "Claims: warranty@northbeam.example"),
+    ]
+
+
+def test_tau2_style_json_gives_title_content_and_external_id() -> None:
+    data = json.dumps({"id": "doc_x_001", "title": "Internal: Opening", "content": "## Steps\n\n1. Verify."})
+    document = load_document("doc_x_001.json", data.encode())
+    assert (document.title, document.external_id, document.markdown) == (
+        "Internal: Opening",
+        "doc_x_001",
+        "## Steps\n\n1. Verify.",
+    )
+
+
+def test_text_is_decoded_with_a_bom_or_as_windows_1252() -> None:
+    assert load_document("a.txt", "\ufeffcafé".encode()).markdown == "café"
+    assert load_document("b.txt", "naïve".encode("cp1252")).markdown == "naïve"
+
+
+@pytest.mark.parametrize(
+    ("filename", "data", "error", "reason"),
+    [
+        ("slides.pptx", b"PK\x03\x04...", UnsupportedDocument, "unsupported file type .pptx"),
+        ("README", b"hello", UnsupportedDocument, r"unsupported file type \(none\)"),
+        ("broken.pdf", b"%PDF-1.4\nthis is not really a pdf", UnreadableDocument, "not a readable PDF"),
+        ("blank.pdf", make_pdf([""]), UnreadableDocument, "no extractable text"),
+        ("empty.md", b"  \n", UnreadableDocument, "empty"),
+        ("binary.txt", b"\x00\x01\x02binary", UnreadableDocument, "binary"),
+        ("bad.json", b"{not json", UnreadableDocument, "invalid JSON"),
+        ("list.json", b"[1, 2]", UnreadableDocument, '"content" string'),
+        ("script.html", b"<html><script>x()</script></html>", UnreadableDocument, "no readable text"),
+    ],
+)
+def test_unsupported_and_corrupt_files_raise_a_clear_value_error(
+    filename: str, data: bytes, error: type[DocumentError], reason: str
+) -> None:
+    with pytest.raises(error, match=reason) as caught:
+        load_document(filename, data)
+    assert isinstance(caught.value, ValueError) and filename in str(caught.value)
