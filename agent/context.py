@@ -18,7 +18,9 @@ class Retriever(Protocol):
 class ValueRedactor(Protocol):
     """The part of agent.pii.Redactor the tool node needs (restore args, redact results)."""
 
-    def redact_value(self, obj: Any, *, tenant: str, conversation_id: str) -> tuple[Any, dict[str, int]]: ...
+    vault: Any
+
+    def redact(self, text: str, *, tenant: str, conversation_id: str) -> Any: ...
 
     def restore_value(self, obj: Any, *, tenant: str, conversation_id: str) -> Any: ...
 

@@ -21,6 +21,7 @@ from agent.prompts import (
     reference_message,
 )
 from agent.state import AgentState
+from agent.tool_results import redact_result
 from tools import TOOLS, check_tool, run_tool
 from tools.base import ToolContext
 from tools.errors import PolicyViolation, ToolError
@@ -143,7 +144,7 @@ def _restore(ctx: TurnContext, args: Any) -> Any:
 def _tool_message(ctx: TurnContext, call_id: str, name: str, args: Any, result: Any, status: str) -> ToolMessage:
     """Redacts the result before the model (or the checkpoint) sees it, and notes it for the reply."""
     if ctx.redactor is not None:
-        result, counts = ctx.redactor.redact_value(result, tenant=ctx.tenant, conversation_id=ctx.conversation_id)
+        result, counts = redact_result(ctx.redactor, result, tenant=ctx.tenant, conversation_id=ctx.conversation_id)
         for entity, count in counts.items():
             ctx.redaction_counts[entity] = ctx.redaction_counts.get(entity, 0) + count
     ctx.tool_events.append({"name": name, "args": args, "status": status, "result": result})

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
+from agent.tool_results import redact_result
 from api.audit import AuditLog
 from api.errors import ConflictError, NotFoundError
 from api.models import Approval, utcnow
@@ -135,12 +136,14 @@ class ApprovalService:
     def _redact(self, approval: Approval, value: Any) -> Any:
         if self.redactor is None:
             return value
-        redacted, _ = self.redactor.redact_value(value, tenant=approval.tenant,
-                                                 conversation_id=approval.conversation_id)
+        redacted, _ = redact_result(self.redactor, value, tenant=approval.tenant,
+                                    conversation_id=approval.conversation_id)
         return redacted
 
     def _redact_text(self, approval: Approval, text: str) -> str:
-        return str(self._redact(approval, text))
+        if self.redactor is None:
+            return text
+        return str(self.redactor.redact(text, tenant=approval.tenant, conversation_id=approval.conversation_id).text)
 
     def _restore(self, approval: Approval, value: Any) -> Any:
         if self.redactor is None:

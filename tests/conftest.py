@@ -66,3 +66,34 @@ def bearer(engine: Any, tenant: str = "default", scopes: tuple[str, ...] = ("age
 
     _, secret = create_key(engine, tenant=tenant, scopes=list(scopes))
     return {"Authorization": f"Bearer {secret}"}
+
+
+@pytest.fixture(scope="session")
+def analyzer() -> Any:
+    """Presidio with our recognizers; ~2 s to build, so one per test session."""
+    from agent.pii import build_analyzer
+
+    return build_analyzer()
+
+
+@pytest.fixture
+def redactor(analyzer: Any, engine: Any) -> Any:
+    from cryptography.fernet import Fernet
+
+    from agent.pii import PiiVault, Redactor
+
+    return Redactor(analyzer, PiiVault(engine, Fernet.generate_key()))
+
+
+@pytest.fixture(scope="session")
+def demo_knowledge(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A real embedded Chroma with the bundled help centre, for tenant 'default' (treat as read-only)."""
+    import sys
+
+    from knowledge import DEMO_DOCS_DIR, open_knowledge_base
+    from knowledge.ingest import ingest_paths
+
+    kb = open_knowledge_base(chroma_path=tmp_path_factory.mktemp("chroma"), chroma_url=None,
+                             models_dir=Path(sys.prefix) / "share" / "deskpilot" / "models")
+    ingest_paths(kb, "default", [DEMO_DOCS_DIR])
+    return kb

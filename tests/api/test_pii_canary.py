@@ -1,0 +1,113 @@
+"""Canary: known PII pushed through the full API never reaches the model, the database, checkpoints,
+the audit table or the logs; only the restored replies carry it."""
+
+from __future__ import annotations
+
+import json
+import re
+import logging
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from tests.conftest import bearer, make_client
+from tests.support import Reply, ToolCalls
+
+# Values that appear nowhere in the demo shop's own customer records (which legitimately hold PII), so
+# finding one in a database file can only mean it leaked from the conversation.
+CANARIES = {
+    "Priya Ramanathan": "PERSON",
+    "priya.ramanathan@example.org": "EMAIL",
+    "4111 1111 1111 1111": "CARD",
+    "+1 415-555-0199": "PHONE",
+    "742 Evergreen Terrace": "ADDRESS",
+}
+MESSAGE = ("I'm Priya Ramanathan, priya.ramanathan@example.org, card 4111 1111 1111 1111, phone "
+           "+1 415-555-0199. Please send the replacement to 742 Evergreen Terrace, Springfield. "
+           "Where is {order}?")
+
+
+def all_bytes(paths: list[Path]) -> bytes:
+    out = b""
+    for path in paths:
+        for candidate in (path, Path(f"{path}-wal")):
+            if candidate.exists():
+                out += candidate.read_bytes()
+    return out
+
+
+def variants(value: str) -> list[str]:
+    digits = value.replace(" ", "").replace("-", "")
+    return [value, digits] if any(c.isdigit() for c in value) else [value, value.lower()]
+
+
+@pytest.fixture
+def online_settings(settings: Any, openai_stub: Any) -> Any:
+    return settings.model_copy(update={"force_offline": False, "openai_api_key": SecretStr("sk-test"),
+                                       "llm_base_url": openai_stub.base_url, "llm_max_retries": 0,
+                                       "fallback_models": []})
+
+
+def test_no_raw_pii_outside_restored_replies(online_settings: Any, seeded_engine: Any, redactor: Any,
+                                             demo_knowledge: Any, openai_stub: Any,
+                                             caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    headers = bearer(seeded_engine)
+    home = online_settings.home
+    assert not any(v.encode() in all_bytes([home / "deskpilot.db"]) for v in CANARIES)  # the premise
+    with make_client(online_settings, seeded_engine, redactor=redactor, knowledge=demo_knowledge) as client:
+        order = client.get("/v1/customers/CUS-1001", headers=headers).json()["orders"][0]["order_number"]
+        conversation = client.post("/v1/conversations", json={"customer_id": "CUS-1001"},
+                                   headers=headers).json()["id"]
+
+        def answer(body: dict[str, Any]) -> Any:
+            if body["messages"][-1]["role"] == "tool":
+                # A model that uses the placeholders it was given, as the system prompt asks.
+                seen = re.findall(r"<(?:PERSON|EMAIL)_\d+>", json.dumps(body["messages"]))
+                person = next(p for p in seen if p.startswith("<PERSON"))
+                email = next(p for p in seen if p.startswith("<EMAIL"))
+                return Reply(f"Thanks {person}, your order is on its way; we'll e-mail {email}.")
+            return ToolCalls([("lookup_order", {"order_number": order})])
+
+        openai_stub.default = answer
+        first = client.post(f"/v1/conversations/{conversation}/messages", headers=headers,
+                            json={"content": MESSAGE.format(order=order)}).json()
+        second = client.post(f"/v1/conversations/{conversation}/messages", headers=headers,
+                             json={"content": "Also my email is priya.ramanathan@example.org, did you get it?"}).json()
+        redacted = client.post(f"/v1/conversations/{conversation}/messages?redacted=true", headers=headers,
+                               json={"content": "thanks Priya Ramanathan"}).json()
+        history = client.get(f"/v1/conversations/{conversation}", headers=headers).json()
+        admin = bearer(seeded_engine, "default", ("admin",))
+        audit = client.get("/v1/audit", params={"limit": 1000}, headers=admin).json()
+
+    # The replies to the customer/staff are restored...
+    assert "Priya Ramanathan" in first["reply"] and "priya.ramanathan@example.org" in first["reply"]
+    assert first["redactions"].get("PERSON") and first["redactions"].get("EMAIL") and first["redactions"].get("CARD")
+    assert "Priya Ramanathan" in history["messages"][0]["content"]  # staff view, restored
+    # ... and the same e-mail keeps its placeholder across turns (a stable, cacheable history).
+    sent = [r.json for r in openai_stub.chat_requests]
+    first_user = next(m["content"] for m in sent[0]["messages"] if m["role"] == "user")
+    last_user = [m["content"] for m in sent[-1]["messages"] if m["role"] == "user" and not m.get("name")]
+    placeholder = next(tok for tok in first_user.split() if tok.startswith("<EMAIL_"))
+    assert placeholder.rstrip(",.") in last_user[-2]
+    assert "<PERSON_" in redacted["reply"] and "Priya" not in redacted["reply"]
+
+    # Nowhere else: model requests, the database and checkpoint files, the audit trail, the logs.
+    requests_text = b"".join(r.raw for r in openai_stub.requests).decode()
+    stored = all_bytes([home / "deskpilot.db", home / "checkpoints.db"])
+    logs = caplog.text
+    for value in CANARIES:
+        for form in variants(value):
+            assert form not in requests_text, f"{form!r} reached the model"
+            assert form.encode() not in stored, f"{form!r} stored in a database file"
+            assert form not in json.dumps(audit), f"{form!r} in the audit trail"
+            assert form not in logs, f"{form!r} in the logs"
+
+    # The tables that matter, read back through SQLite as well (not only raw pages).
+    with sqlite3.connect(home / "deskpilot.db") as db:
+        for table in ("messages", "audit_events", "usage_records"):
+            dump = json.dumps(db.execute(f"SELECT * FROM {table}").fetchall(), default=str)
+            assert "Priya Ramanathan" not in dump and "priya.ramanathan@example.org" not in dump
