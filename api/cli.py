@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from api.cli_knowledge import ingest, search
 from api.settings import get_settings
 
 app = typer.Typer(help="Deskpilot support copilot.", no_args_is_help=True, add_completion=False)
@@ -149,16 +150,8 @@ def audit_verify(tenant: Annotated[str | None, typer.Option(help="Only this tena
     raise typer.Exit(1)
 
 
-def _register_knowledge_commands() -> None:
-    try:
-        from api.cli_knowledge import ingest, search
-    except ImportError:
-        return
-    app.command(help="Ingest files or folders into a tenant's knowledge base.")(ingest)
-    app.command(help="Search a tenant's knowledge base.")(search)
-
-
-_register_knowledge_commands()
+app.command(help="Ingest files or folders into a tenant's knowledge base.")(ingest)
+app.command(help="Search a tenant's knowledge base.")(search)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -22,6 +22,11 @@ class ApiError(Exception):
         self.details = details
 
 
+class InvalidInput(ApiError):
+    status_code = 422
+    code = "invalid_request"
+
+
 class NotFoundError(ApiError):
     status_code = 404
     code = "not_found"

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.routes import approvals, audit, conversations, customers, health, usage
+from api.routes import approvals, audit, conversations, customers, health, knowledge, triage, usage
 from api.runtime import open_runtime
 from api.settings import Settings, get_settings
 
@@ -39,10 +39,6 @@ def create_app(settings: Settings | None = None, **runtime_overrides: Any) -> Fa
     app.include_router(customers.router)
     app.include_router(audit.router)
     app.include_router(usage.router)
-    try:
-        from api.routes import knowledge
-    except ImportError:  # the knowledge routes ship with the knowledge base package
-        log.debug("knowledge routes unavailable")
-    else:
-        app.include_router(knowledge.router)
+    app.include_router(triage.router)
+    app.include_router(knowledge.router)
     return app

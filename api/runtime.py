@@ -90,6 +90,10 @@ async def open_runtime(settings: Settings, **overrides: Any) -> AsyncIterator[Ru
     audit = AuditLog(engine)
     backend = SqlStoreBackend(engine)
     redactor = overrides["redactor"] if "redactor" in overrides else build_redactor(settings, engine)
+    if redactor is not None:
+        purged = redactor.vault.purge_expired()  # retention: mappings unused for too long are dropped
+        if purged:
+            log.info("PII vault: purged %d expired entries", purged)
     knowledge = overrides["knowledge"] if "knowledge" in overrides else build_knowledge(settings)
     model = overrides.get("model") or build_models(settings)
     async with AsyncExitStack() as stack:

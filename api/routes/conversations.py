@@ -11,9 +11,9 @@ from sse_starlette.sse import EventSourceResponse
 
 from agent.service import TurnResult
 from api.auth import Principal
-from api.deps import AgentKey, RuntimeDep
+from api.deps import AdminKey, AgentKey, RuntimeDep
 from agent.images import ImageError, ImageRef, ImageTooLarge, parse_image
-from api.errors import ApiError, PayloadTooLarge
+from api.errors import InvalidInput, PayloadTooLarge
 from api.runtime import Runtime
 from api.settings import Settings
 from api.schemas import ConversationCreate, ConversationCreated, ConversationOut, MessageCreate, MessageOut, TurnOut
@@ -60,7 +60,7 @@ async def send_message(
 
 def _images(body: MessageCreate, settings: Settings) -> tuple[ImageRef, ...]:
     if len(body.images) > settings.image_max_count:
-        raise ApiError(f"at most {settings.image_max_count} images per message")
+        raise InvalidInput(f"at most {settings.image_max_count} images per message")
     refs = []
     for index, image in enumerate(body.images):
         try:
@@ -69,7 +69,7 @@ def _images(body: MessageCreate, settings: Settings) -> tuple[ImageRef, ...]:
         except ImageTooLarge as error:
             raise PayloadTooLarge(f"images[{index}]: {error}") from None
         except ImageError as error:
-            raise ApiError(f"images[{index}]: {error}") from None
+            raise InvalidInput(f"images[{index}]: {error}") from None
     return tuple(refs)
 
 
@@ -98,6 +98,16 @@ def get_conversation(conversation_id: str, runtime: RuntimeDep, principal: Agent
         handoff_reason=conversation.handoff_reason, created_at=conversation.created_at,
         messages=[MessageOut(role=r.role, content=r.content, created_at=r.created_at, meta=r.meta) for r in rows],
     )
+
+
+@router.delete("/{conversation_id}/pii")
+def forget_personal_data(conversation_id: str, runtime: RuntimeDep, principal: AdminKey) -> dict[str, Any]:
+    """Erases the conversation's PII vault: stored history keeps only placeholders, for good."""
+    runtime.conversations.get(tenant=principal.tenant, conversation_id=conversation_id)
+    deleted = runtime.redactor.vault.delete_conversation(principal.tenant, conversation_id) if runtime.redactor else 0
+    runtime.audit.record(tenant=principal.tenant, type="pii.erased", actor=principal.key_id,
+                         conversation_id=conversation_id, payload={"vault_entries": deleted})
+    return {"conversation_id": conversation_id, "vault_entries_deleted": deleted}
 
 
 @router.post("/{conversation_id}/handback", response_model=ConversationCreated)

@@ -111,3 +111,22 @@ def test_no_raw_pii_outside_restored_replies(online_settings: Any, seeded_engine
         for table in ("messages", "audit_events", "usage_records"):
             dump = json.dumps(db.execute(f"SELECT * FROM {table}").fetchall(), default=str)
             assert "Priya Ramanathan" not in dump and "priya.ramanathan@example.org" not in dump
+
+
+def test_erasing_a_conversations_vault(settings: Any, seeded_engine: Any, redactor: Any) -> None:
+    headers = bearer(seeded_engine, "default", ("agent", "admin"))
+    with make_client(settings, seeded_engine, redactor=redactor) as client:
+        conversation = client.post("/v1/conversations", json={"customer_id": "CUS-1001"},
+                                   headers=headers).json()["id"]
+        client.post(f"/v1/conversations/{conversation}/messages", headers=headers,
+                    json={"content": "I'm Priya Ramanathan, priya.ramanathan@example.org"})
+        before = client.get(f"/v1/conversations/{conversation}", headers=headers).json()
+        assert "Priya Ramanathan" in before["messages"][0]["content"]
+
+        erased = client.delete(f"/v1/conversations/{conversation}/pii", headers=headers)
+        assert erased.status_code == 200 and erased.json()["vault_entries_deleted"] >= 2
+        after = client.get(f"/v1/conversations/{conversation}", headers=headers).json()
+        assert "Priya" not in after["messages"][0]["content"] and "<PERSON_" in after["messages"][0]["content"]
+        assert client.delete(f"/v1/conversations/{conversation}/pii",
+                             headers=bearer(seeded_engine)).status_code == 403
+        assert client.delete("/v1/conversations/conv_nope/pii", headers=headers).status_code == 404
