@@ -106,60 +106,82 @@ class PiiVault:
     def placeholders_for(
         self, tenant: str, conversation_id: str, items: Sequence[tuple[str, str]]
     ) -> list[str]:
-        """Placeholders for (short type, value) pairs, creating the missing ones; same value, same one."""
-        placeholders: list[str] = []
-        known: dict[str, str] = {}
-        with Session(self._engine) as session:
-            for kind, value in items:
-                digest = self._hmac(tenant, conversation_id, value)
-                if digest not in known:
-                    known[digest] = self._placeholder(session, tenant, conversation_id, kind, value, digest)
-                placeholders.append(known[digest])
-        return placeholders
+        """Placeholders for (short type, value) pairs, creating the missing ones; same value, same one.
 
-    def _placeholder(
-        self, session: Session, tenant: str, conversation_id: str, kind: str, value: str, digest: str
-    ) -> str:
+        One read and at most one commit per call, whatever the number of values (a commit is the cost).
+        """
+        digests = [self._hmac(tenant, conversation_id, value) for _, value in items]
+        if not digests:
+            return []
         for _ in range(_MAX_ATTEMPTS):
-            now = _utcnow()
-            entry = session.exec(
-                select(PiiVaultEntry).where(
-                    PiiVaultEntry.tenant == tenant,
-                    PiiVaultEntry.conversation_id == conversation_id,
-                    PiiVaultEntry.value_hmac == digest,
-                )
-            ).first()
-            if entry is not None:
-                if now - _aware_utc(entry.last_used) > timedelta(minutes=1):  # keeps retention moving, not every call
+            with Session(self._engine, expire_on_commit=False) as session:
+                known = self._known(session, tenant, conversation_id, set(digests))
+                now = _utcnow()
+                new_entries = self._new_entries(session, tenant, conversation_id, items, digests, known, now)
+                # Keep retention moving for values still in use, without a write on every message.
+                stale = [e for e in known.values() if now - _aware_utc(e.last_used) > timedelta(minutes=1)]
+                for entry in stale:
                     entry.last_used = now
-                    session.add(entry)
-                    session.commit()
-                return entry.placeholder
-            highest = session.exec(
-                select(func.max(PiiVaultEntry.number)).where(
-                    PiiVaultEntry.tenant == tenant, PiiVaultEntry.conversation_id == conversation_id
-                )
-            ).one()
-            number = (highest or 0) + 1
-            entry = PiiVaultEntry(
-                tenant=tenant,
-                conversation_id=conversation_id,
-                number=number,
-                placeholder=make_placeholder(kind, number),
-                entity_type=kind,
-                value_encrypted=self._fernet.encrypt(value.encode()),
-                value_hmac=digest,
-                created_at=now,
-                last_used=now,
+                session.add_all([*new_entries, *stale])
+                if new_entries or stale:
+                    try:
+                        session.commit()
+                    except IntegrityError:
+                        session.rollback()  # another writer took a number or stored a value first: look again
+                        continue
+                known.update({entry.value_hmac: entry for entry in new_entries})
+                return [known[digest].placeholder for digest in digests]
+        raise RuntimeError("could not allocate placeholders after repeated conflicts")
+
+    @staticmethod
+    def _known(session: Session, tenant: str, conversation_id: str, digests: set[str]) -> dict[str, PiiVaultEntry]:
+        rows = session.exec(
+            select(PiiVaultEntry).where(
+                PiiVaultEntry.tenant == tenant,
+                PiiVaultEntry.conversation_id == conversation_id,
+                PiiVaultEntry.value_hmac.in_(sorted(digests)),  # type: ignore[attr-defined]
             )
-            session.add(entry)
-            try:
-                session.commit()
-                return entry.placeholder
-            except IntegrityError:
-                # Another writer took this number or stored this value first: look again.
-                session.rollback()
-        raise RuntimeError("could not allocate a placeholder after repeated conflicts")
+        ).all()
+        return {row.value_hmac: row for row in rows}
+
+    def _new_entries(
+        self,
+        session: Session,
+        tenant: str,
+        conversation_id: str,
+        items: Sequence[tuple[str, str]],
+        digests: list[str],
+        known: dict[str, PiiVaultEntry],
+        now: datetime,
+    ) -> list[PiiVaultEntry]:
+        first_seen: dict[str, tuple[str, str]] = {}
+        for (kind, value), digest in zip(items, digests, strict=True):
+            if digest not in known:
+                first_seen.setdefault(digest, (kind, value))
+        if not first_seen:
+            return []
+        highest = session.exec(
+            select(func.max(PiiVaultEntry.number)).where(
+                PiiVaultEntry.tenant == tenant, PiiVaultEntry.conversation_id == conversation_id
+            )
+        ).one()
+        entries = []
+        for offset, (digest, (kind, value)) in enumerate(first_seen.items(), start=1):
+            number = (highest or 0) + offset
+            entries.append(
+                PiiVaultEntry(
+                    tenant=tenant,
+                    conversation_id=conversation_id,
+                    number=number,
+                    placeholder=make_placeholder(kind, number),
+                    entity_type=kind,
+                    value_encrypted=self._fernet.encrypt(value.encode()),
+                    value_hmac=digest,
+                    created_at=now,
+                    last_used=now,
+                )
+            )
+        return entries
 
     def values_for(self, tenant: str, conversation_id: str, placeholders: Iterable[str]) -> dict[str, str]:
         """The decrypted values of the given placeholders that exist in this conversation."""

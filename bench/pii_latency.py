@@ -1,0 +1,99 @@
+"""Redaction latency per message (p50/p95) for ~250-character and ~2 KB messages, ours next to stock Presidio."""
+
+from __future__ import annotations
+
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+SHORT_TEMPLATES = [
+    "Hi, I'm {name}. Order ORD-{order} arrived damaged; please call me on {phone} or email {email}. Thanks!",
+    "Please ship the replacement to {street}, {city} {zip}. My card {card} was charged twice for ORD-{order}.",
+    "hello, my name is {lower_name}, the tent NB-TENT-2P leaks. Refund to IBAN {iban} please, ticket TCK-{order}.",
+    "Dear support, {name} here. I moved to {street}, {city}. Can you update CUS-{order} and confirm by {email}?",
+]
+FILLER = (
+    " The zipper broke on the second night and the rain fly tore along the seam, so we packed up early."
+    " I have been a customer for years and never had a problem before, so I hope this can be sorted quickly."
+)
+NAMES = ["Dana Whitfield", "Priya Raman", "Tomasz Wojcik", "Keiko Tanaka", "Jonas Becker", "Amelia Hart"]
+STREETS = ["18 Larkspur Lane", "742 Evergreen Terrace", "Kastanienallee 12", "55 Harbour Road", "Via Roma 131"]
+CITIES = ["Leeds", "Springfield", "Berlin", "Cork", "Montafia"]
+
+
+def make_message(rng: random.Random, target_chars: int) -> str:
+    """A support message with PII and Deskpilot ids, padded with prose to about `target_chars`."""
+    name = rng.choice(NAMES)
+    fields = {
+        "name": name,
+        "lower_name": name.lower(),
+        "order": f"{rng.randrange(10**6):06d}",
+        "phone": f"0{rng.randrange(100, 999)} {rng.randrange(100, 999)} {rng.randrange(1000, 9999)}",
+        "email": name.lower().replace(" ", ".") + "@example.com",
+        "street": rng.choice(STREETS),
+        "city": rng.choice(CITIES),
+        "zip": f"{rng.randrange(10000, 99999)}",
+        "card": "4111 1111 1111 1111",
+        "iban": "GB82 WEST 1234 5698 7654 32",
+    }
+    text = rng.choice(SHORT_TEMPLATES).format(**fields)
+    while len(text) < target_chars:
+        text += FILLER if len(text) + len(FILLER) <= target_chars + 60 else " " + rng.choice(SHORT_TEMPLATES).format(**fields)
+    return text[: target_chars + 60]
+
+
+def measure(run: Callable[[str], object], messages: list[str]) -> tuple[float, float]:
+    """p50 and p95 in milliseconds (after one warm-up call)."""
+    run(messages[0])
+    timings = []
+    for message in messages:
+        started = time.perf_counter()
+        run(message)
+        timings.append((time.perf_counter() - started) * 1000)
+    quantiles = statistics.quantiles(timings, n=20)
+    return statistics.median(timings), quantiles[18]
+
+
+def main() -> None:
+    from cryptography.fernet import Fernet
+    from sqlmodel import create_engine
+
+    from agent.pii import PiiVault, Redactor, build_analyzer
+    from agent.pii.engine import build_stock_analyzer
+
+    rng = random.Random(7)
+    short = [make_message(rng, 250) for _ in range(200)]
+    long = [make_message(rng, 2000) for _ in range(60)]
+
+    ours_analyzer = build_analyzer()
+    stock = build_stock_analyzer()
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = create_engine(f"sqlite:///{Path(tmp) / 'vault.db'}")
+        redactor = Redactor(ours_analyzer, PiiVault(engine, Fernet.generate_key()))
+        counter = iter(range(10**9))
+
+        def ours_redact(text: str) -> object:
+            # A new conversation each time: the vault writes its rows, the worst case for a first turn.
+            return redactor.redact(text, tenant="bench", conversation_id=f"c{next(counter)}")
+
+        rows = [
+            ("Redactor.redact (analysis + vault)", ours_redact),
+            ("our analyzer only", lambda text: ours_analyzer.analyze(text, "en")),
+            ("stock Presidio analyzer", lambda text: stock.analyze(text, "en")),
+        ]
+        print("PII redaction latency per message, milliseconds (same spaCy model, same process, 1 thread)")
+        print(f"{'':38} {'~250 chars p50':>15} {'p95':>7} {'~2 KB p50':>11} {'p95':>7}")
+        for name, run in rows:
+            s50, s95 = measure(run, short)
+            l50, l95 = measure(run, long)
+            print(f"{name:38} {s50:15.1f} {s95:7.1f} {l50:11.1f} {l95:7.1f}")
+        engine.dispose()
+    print(f"messages: {len(short)} of ~{sum(map(len, short)) // len(short)} chars, "
+          f"{len(long)} of ~{sum(map(len, long)) // len(long)} chars")
+
+
+if __name__ == "__main__":
+    main()
