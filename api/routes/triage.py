@@ -1,4 +1,4 @@
-"""POST /v1/triage: a validated classification (queue, priority, intent, language, sentiment) for integrations."""
+"""POST /v1/triage: a validated classification (queue, priority, intent, language, sentiment)."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def get_triage_service(request: Request, runtime: RuntimeDep) -> TriageService:
     if cached is None or cached[0] is not runtime:
         cached = (runtime, _build(runtime))
         request.app.state.triage = cached
-    return cached[1]  # type: ignore[no-any-return]
+    return cached[1]
 
 
 TriageServiceDep = Annotated[TriageService, Depends(get_triage_service)]
@@ -70,7 +70,8 @@ async def triage(body: TriageIn, runtime: RuntimeDep, principal: IntegrationKey,
 
 def _build(runtime: Runtime) -> TriageService:
     settings = runtime.settings
-    key = None if settings.offline or settings.openai_api_key is None else settings.openai_api_key.get_secret_value()
+    secret = settings.openai_api_key
+    key = None if settings.offline or secret is None else secret.get_secret_value()
     return build_triage_service(
         api_key=key, model=settings.model, base_url=settings.llm_base_url, timeout_s=settings.llm_timeout_s,
         max_retries=settings.llm_max_retries, max_tokens=settings.max_output_tokens,

@@ -1,4 +1,4 @@
-"""POST /v1/triage: offline classifier, gpt-4o strict structured output, fallback on bad output, scopes, input."""
+"""POST /v1/triage: offline classifier, gpt-4o structured output, fallback on bad output, scopes, input."""
 
 from __future__ import annotations
 
@@ -39,18 +39,18 @@ def audit_events(client: Any, engine: Any) -> list[dict[str, Any]]:
     return list(client.get("/v1/audit", params={"type": "triage.classified"}, headers=admin).json())
 
 
-def test_offline_classification(settings: Any, seeded_engine: Any) -> None:
-    with make_client(settings, seeded_engine) as client:
-        headers = bearer(seeded_engine, scopes=("integration",))
+def test_offline_classification(settings: Any, engine: Any) -> None:
+    with make_client(settings, engine) as client:
+        headers = bearer(engine, scopes=("integration",))
         charged = post(client, headers, text=CHARGED_TWICE)
         cancel = post(client, headers, text=CANCEL_ES)
-        events = audit_events(client, seeded_engine)
+        events = audit_events(client, engine)
 
     assert charged.status_code == 200 and cancel.status_code == 200
     assert charged.json()["triage"] == classify_offline(CHARGED_TWICE).model_dump()
-    assert {k: charged.json()["triage"][k] for k in ("queue", "priority", "intent", "language", "sentiment")} == {
-        "queue": "billing", "priority": "urgent", "intent": "payment_issue", "language": "en",
-        "sentiment": "negative"}
+    labels = {k: v for k, v in charged.json()["triage"].items() if k != "confidence"}
+    assert labels == {"queue": "billing", "priority": "urgent", "intent": "payment_issue", "language": "en",
+                      "sentiment": "negative"}
     assert (cancel.json()["triage"]["intent"], cancel.json()["triage"]["language"]) == ("cancellation", "es")
     assert charged.json()["model"] == "deskpilot-offline" and charged.json()["degraded"] is True
     assert charged.json()["usage"]["model_calls"] == 0
@@ -60,13 +60,13 @@ def test_offline_classification(settings: Any, seeded_engine: Any) -> None:
     assert "ORD-1" not in json.dumps(events) and "charged" not in json.dumps(events)
 
 
-def test_gpt_4o_structured_output(settings: Any, openai_stub: Any, seeded_engine: Any) -> None:
+def test_gpt_4o_structured_output(settings: Any, openai_stub: Any, engine: Any) -> None:
     openai_stub.enqueue(Structured(MODEL_TRIAGE, usage=Usage(700, 40, cached_tokens=0)))
-    with make_client(online(settings, openai_stub), seeded_engine) as client:
-        headers = bearer(seeded_engine, scopes=("integration",))
+    with make_client(online(settings, openai_stub), engine) as client:
+        headers = bearer(engine, scopes=("integration",))
         response = post(client, headers, text=CHARGED_TWICE, subject="Double charge")
-        usage = client.get("/v1/usage", headers=bearer(seeded_engine, scopes=("admin",))).json()
-        events = audit_events(client, seeded_engine)
+        usage = client.get("/v1/usage", headers=bearer(engine, scopes=("admin",))).json()
+        events = audit_events(client, engine)
 
     assert response.status_code == 200, response.text
     body = response.json()
@@ -79,7 +79,8 @@ def test_gpt_4o_structured_output(settings: Any, openai_stub: Any, seeded_engine
     assert request["model"] == "gpt-4o" and request["response_format"] == triage_response_format()
     assert request["temperature"] == 0 and request["max_completion_tokens"] <= 256
     assert request["messages"][0] == {"role": "system", "content": TRIAGE_PROMPT}
-    assert request["messages"][1]["content"] == f"<ticket>\nSubject: Double charge\n\n{CHARGED_TWICE}\n</ticket>"
+    ticket = f"<ticket>\nSubject: Double charge\n\n{CHARGED_TWICE}\n</ticket>"
+    assert request["messages"][1] == {"role": "user", "content": ticket}
     # The call's usage is stored with the rest of the tenant's usage.
     (group,) = usage["groups"]
     assert (group["input_tokens"], group["output_tokens"], group["model_calls"]) == (700, 40, 1)
@@ -94,10 +95,10 @@ def test_gpt_4o_structured_output(settings: Any, openai_stub: Any, seeded_engine
     Fail(500),
 ], ids=["unknown-queue", "missing-field", "confidence-out-of-range", "not-json", "http-500"])
 def test_invalid_or_failed_model_answer_falls_back_offline(answer: Item, settings: Any, openai_stub: Any,
-                                                           seeded_engine: Any) -> None:
+                                                           engine: Any) -> None:
     openai_stub.enqueue(answer)
-    with make_client(online(settings, openai_stub), seeded_engine) as client:
-        response = post(client, bearer(seeded_engine, scopes=("integration",)), text=CHARGED_TWICE)
+    with make_client(online(settings, openai_stub), engine) as client:
+        response = post(client, bearer(engine, scopes=("integration",)), text=CHARGED_TWICE)
 
     assert response.status_code == 200
     assert len(openai_stub.chat_requests) == 1
@@ -105,16 +106,16 @@ def test_invalid_or_failed_model_answer_falls_back_offline(answer: Item, setting
     assert response.json()["model"] == "deskpilot-offline" and response.json()["degraded"] is True
 
 
-def test_breaker_skips_a_failing_model(settings: Any, openai_stub: Any, seeded_engine: Any) -> None:
+def test_breaker_skips_a_failing_model(settings: Any, openai_stub: Any, engine: Any) -> None:
     openai_stub.default = Fail(500)
-    with make_client(online(settings, openai_stub, breaker_failure_threshold=2), seeded_engine) as client:
-        headers = bearer(seeded_engine, scopes=("integration",))
+    with make_client(online(settings, openai_stub, breaker_failure_threshold=2), engine) as client:
+        headers = bearer(engine, scopes=("integration",))
         replies = [post(client, headers, text=CANCEL_ES).json() for _ in range(4)]
     assert len(openai_stub.chat_requests) == 2  # then the breaker is open: classified offline straight away
     assert all(r["model"] == "deskpilot-offline" for r in replies)
 
 
-def test_no_personal_data_reaches_the_model(settings: Any, openai_stub: Any, seeded_engine: Any,
+def test_no_personal_data_reaches_the_model(settings: Any, openai_stub: Any, engine: Any,
                                             triage_redactor: Any) -> None:
     def answer(body: dict[str, Any]) -> Item:
         return Structured(classify_offline(body["messages"][-1]["content"]).model_dump())
@@ -122,10 +123,10 @@ def test_no_personal_data_reaches_the_model(settings: Any, openai_stub: Any, see
     openai_stub.default = answer
     text = ("Hi, this is Priya Ramanathan (priya.ramanathan@example.org, +1 415-555-0199). "
             "You charged my card twice for ORD-100512, please refund one of them.")
-    with make_client(online(settings, openai_stub), seeded_engine, redactor=triage_redactor) as client:
-        response = post(client, bearer(seeded_engine, scopes=("integration",)), text=text,
+    with make_client(online(settings, openai_stub), engine, redactor=triage_redactor) as client:
+        response = post(client, bearer(engine, scopes=("integration",)), text=text,
                         subject="Complaint from Priya Ramanathan")
-        events = audit_events(client, seeded_engine)
+        events = audit_events(client, engine)
 
     assert response.status_code == 200 and response.json()["model"] == "gpt-4o"
     assert response.json()["triage"]["intent"] == "payment_issue"
@@ -144,39 +145,45 @@ def triage_analyzer() -> Any:
 
 
 @pytest.fixture
-def triage_redactor(triage_analyzer: Any, seeded_engine: Any) -> Any:
+def triage_redactor(triage_analyzer: Any, engine: Any) -> Any:
     from cryptography.fernet import Fernet
 
     from agent.pii import PiiVault, Redactor
 
-    return Redactor(triage_analyzer, PiiVault(seeded_engine, Fernet.generate_key()))
+    return Redactor(triage_analyzer, PiiVault(engine, Fernet.generate_key()))
 
 
-@pytest.mark.parametrize(("scopes", "status"), [
-    (("agent",), 403), (("integration",), 200), (("admin",), 200), (("agent", "integration"), 200),
-])
-def test_scopes(scopes: tuple[str, ...], status: int, settings: Any, seeded_engine: Any) -> None:
-    with make_client(settings, seeded_engine) as client:
-        response = post(client, bearer(seeded_engine, scopes=scopes), text=CANCEL_ES)
+def test_scopes(settings: Any, engine: Any) -> None:
+    expected = {("agent",): 403, ("integration",): 200, ("admin",): 200, ("agent", "integration"): 200}
+    with make_client(settings, engine) as client:
+        got = {scopes: post(client, bearer(engine, scopes=scopes), text=CANCEL_ES) for scopes in expected}
         anonymous = client.post("/v1/triage", json={"text": CANCEL_ES})
-    assert response.status_code == status
-    if status == 403:
-        assert response.json()["error"]["code"] == "forbidden"
+    assert {scopes: response.status_code for scopes, response in got.items()} == expected
+    assert got[("agent",)].json()["error"]["code"] == "forbidden"
     assert anonymous.status_code == 401
 
 
-@pytest.mark.parametrize("body", [
-    {}, {"text": ""}, {"text": "   \n"}, {"text": "x" * 20_001}, {"text": 42}, {"text": "hi", "extra": 1},
-    {"text": "hi", "subject": "s" * 501},
-], ids=["missing", "empty", "blank", "too-long", "not-a-string", "unknown-field", "long-subject"])
-def test_bad_input_is_422_json(body: dict[str, Any], settings: Any, seeded_engine: Any) -> None:
-    with make_client(settings, seeded_engine) as client:
-        response = client.post("/v1/triage", json=body, headers=bearer(seeded_engine, scopes=("integration",)))
-    assert response.status_code == 422
-    assert response.json()["error"]["code"] == "invalid_request"
+BAD_BODIES = {
+    "missing": {}, "empty": {"text": ""}, "blank": {"text": "   \n"}, "too-long": {"text": "x" * 20_001},
+    "not-a-string": {"text": 42}, "unknown-field": {"text": "hi", "extra": 1},
+    "long-subject": {"text": "hi", "subject": "s" * 501},
+}
 
 
-def test_longest_allowed_text_is_accepted(settings: Any, seeded_engine: Any) -> None:
-    with make_client(settings, seeded_engine) as client:
-        response = post(client, bearer(seeded_engine, scopes=("integration",)), text="where is my order " * 1111)
+def test_bad_input_is_422_json(settings: Any, engine: Any) -> None:
+    with make_client(settings, engine) as client:
+        headers = bearer(engine, scopes=("integration",))
+        responses = {name: client.post("/v1/triage", json=body, headers=headers)
+                     for name, body in BAD_BODIES.items()}
+        not_json = client.post("/v1/triage", content=b"{text", headers={**headers,
+                                                                          "Content-Type": "application/json"})
+    for name, response in {**responses, "not-json": not_json}.items():
+        assert response.status_code == 422, name
+        assert response.json()["error"]["code"] == "invalid_request", name
+
+
+def test_longest_allowed_text_is_accepted(settings: Any, engine: Any) -> None:
+    with make_client(settings, engine) as client:
+        text = "where is my order " * 1111  # 19,998 characters
+        response = post(client, bearer(engine, scopes=("integration",)), text=text)
     assert response.status_code == 200 and response.json()["triage"]["intent"] == "order_status"
