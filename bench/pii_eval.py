@@ -11,11 +11,24 @@ from pathlib import Path
 from typing import Protocol
 
 DATA_PATH = (
-    Path(__file__).resolve().parents[1] / ".." / "shared" / "eval-data" / "presidio-research" / "synth_dataset_v2.json"
+    Path(__file__).resolve().parents[1]
+    / ".."
+    / "shared"
+    / "eval-data"
+    / "presidio-research"
+    / "synth_dataset_v2.json"
 )
 PERSONAL_TYPES = (
-    "PERSON", "STREET_ADDRESS", "ZIP_CODE", "PHONE_NUMBER", "EMAIL_ADDRESS", "CREDIT_CARD", "IBAN_CODE",
-    "US_SSN", "IP_ADDRESS", "US_DRIVER_LICENSE",
+    "PERSON",
+    "STREET_ADDRESS",
+    "ZIP_CODE",
+    "PHONE_NUMBER",
+    "EMAIL_ADDRESS",
+    "CREDIT_CARD",
+    "IBAN_CODE",
+    "US_SSN",
+    "IP_ADDRESS",
+    "US_DRIVER_LICENSE",
 )
 STRUCTURED_TYPES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS")
 HEADER = """\
@@ -119,7 +132,9 @@ def format_report(ours: Report, stock: Report | None = None, n_samples: int = 0)
         )
     ]
     other = stock or Report()
-    lines.append(f"{'labelled type':20} {'spans':>6} | {'ours R':>7} {'ours F2':>7} | {'stock R':>7} {'stock F2':>8}")
+    lines.append(
+        f"{'labelled type':20} {'spans':>6} | {'ours R':>7} {'ours F2':>7} | {'stock R':>7} {'stock F2':>8}"
+    )
     for label in sorted(ours.labelled, key=lambda t: -ours.labelled[t]):
         # Per-type F2 uses the precision of detections of that same type where the analyzer emits it.
         ours_p, stock_p = ours.precision_of(label), other.precision_of(label)

@@ -1,4 +1,4 @@
-"""Redaction latency per message (p50/p95) for ~250-character and ~2 KB messages, ours next to stock Presidio."""
+"""Redaction latency per message (p50/p95), ~250 characters and ~2 KB, ours next to stock Presidio."""
 
 from __future__ import annotations
 
@@ -11,16 +11,22 @@ from pathlib import Path
 
 SHORT_TEMPLATES = [
     "Hi, I'm {name}. Order ORD-{order} arrived damaged; please call me on {phone} or email {email}. Thanks!",
-    "Please ship the replacement to {street}, {city} {zip}. My card {card} was charged twice for ORD-{order}.",
-    "hello, my name is {lower_name}, the tent NB-TENT-2P leaks. Refund to IBAN {iban} please, ticket TCK-{order}.",
-    "Dear support, {name} here. I moved to {street}, {city}. Can you update CUS-{order} and confirm by {email}?",
+    "Please ship the replacement to {street}, {city} {zip}. Card {card} was charged twice for ORD-{order}.",
+    "hello, my name is {lower_name}, the tent NB-TENT-2P leaks. Refund to IBAN {iban}, ticket TCK-{order}.",
+    "Dear support, {name} here. I moved to {street}, {city}. Please update CUS-{order}, confirm by {email}",
 ]
 FILLER = (
     " The zipper broke on the second night and the rain fly tore along the seam, so we packed up early."
     " I have been a customer for years and never had a problem before, so I hope this can be sorted quickly."
 )
 NAMES = ["Dana Whitfield", "Priya Raman", "Tomasz Wojcik", "Keiko Tanaka", "Jonas Becker", "Amelia Hart"]
-STREETS = ["18 Larkspur Lane", "742 Evergreen Terrace", "Kastanienallee 12", "55 Harbour Road", "Via Roma 131"]
+STREETS = [
+    "18 Larkspur Lane",
+    "742 Evergreen Terrace",
+    "Kastanienallee 12",
+    "55 Harbour Road",
+    "Via Roma 131",
+]
 CITIES = ["Leeds", "Springfield", "Berlin", "Cork", "Montafia"]
 
 
@@ -41,7 +47,11 @@ def make_message(rng: random.Random, target_chars: int) -> str:
     }
     text = rng.choice(SHORT_TEMPLATES).format(**fields)
     while len(text) < target_chars:
-        text += FILLER if len(text) + len(FILLER) <= target_chars + 60 else " " + rng.choice(SHORT_TEMPLATES).format(**fields)
+        text += (
+            FILLER
+            if len(text) + len(FILLER) <= target_chars + 60
+            else " " + rng.choice(SHORT_TEMPLATES).format(**fields)
+        )
     return text[: target_chars + 60]
 
 
@@ -91,8 +101,10 @@ def main() -> None:
             l50, l95 = measure(run, long)
             print(f"{name:38} {s50:15.1f} {s95:7.1f} {l50:11.1f} {l95:7.1f}")
         engine.dispose()
-    print(f"messages: {len(short)} of ~{sum(map(len, short)) // len(short)} chars, "
-          f"{len(long)} of ~{sum(map(len, long)) // len(long)} chars")
+    print(
+        f"messages: {len(short)} of ~{sum(map(len, short)) // len(short)} chars, "
+        f"{len(long)} of ~{sum(map(len, long)) // len(long)} chars"
+    )
 
 
 if __name__ == "__main__":

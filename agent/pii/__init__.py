@@ -1,4 +1,4 @@
-"""PII redaction: the only package that imports Presidio and spaCy (analyzer, recognizers, vault, redactor)."""
+"""PII redaction (the only Presidio/spaCy importer): analyzer, recognizers, vault, redactor."""
 
 from __future__ import annotations
 

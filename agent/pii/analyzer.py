@@ -1,4 +1,4 @@
-"""The analyzer Deskpilot redacts with: Presidio's engine, then names spread, our ids spared, overlaps merged."""
+"""The analyzer Deskpilot redacts with: Presidio, then names spread, our ids spared, overlaps merged."""
 
 from __future__ import annotations
 

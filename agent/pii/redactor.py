@@ -50,7 +50,7 @@ class Redactor:
     # --- text ------------------------------------------------------------------------------------------
 
     def redact(self, text: str, *, tenant: str, conversation_id: str) -> Redaction:
-        """Replace every detected value with its conversation-stable placeholder; placeholders stay as they are."""
+        """Replace each detected value by its stable placeholder; placeholders stay as they are."""
         if not text.strip():
             return Redaction(text=text)
         results = self._detect(text)
@@ -115,7 +115,9 @@ class Redactor:
 
         return walk(obj), dict(counts)
 
-    async def aredact_value(self, obj: Any, *, tenant: str, conversation_id: str) -> tuple[Any, dict[str, int]]:
+    async def aredact_value(
+        self, obj: Any, *, tenant: str, conversation_id: str
+    ) -> tuple[Any, dict[str, int]]:
         call = functools.partial(self.redact_value, obj, tenant=tenant, conversation_id=conversation_id)
         return await anyio.to_thread.run_sync(call)
 
@@ -135,9 +137,6 @@ class Redactor:
         return obj
 
 
-def build_redactor(
-    *, spacy_model: str, engine: Engine, key: bytes, retention_days: int = 90
-) -> Redactor:
+def build_redactor(*, spacy_model: str, engine: Engine, key: bytes, retention_days: int = 90) -> Redactor:
     """Analyzer + vault in one call, for start-up code (the caller reads settings, not this module)."""
     return Redactor(build_analyzer(spacy_model), PiiVault(engine, key, retention_days=retention_days))
-

@@ -134,7 +134,9 @@ class PiiVault:
         raise RuntimeError("could not allocate placeholders after repeated conflicts")
 
     @staticmethod
-    def _known(session: Session, tenant: str, conversation_id: str, digests: set[str]) -> dict[str, PiiVaultEntry]:
+    def _known(
+        session: Session, tenant: str, conversation_id: str, digests: set[str]
+    ) -> dict[str, PiiVaultEntry]:
         rows = session.exec(
             select(PiiVaultEntry).where(
                 PiiVaultEntry.tenant == tenant,
@@ -216,4 +218,3 @@ class PiiVault:
             result = session.exec(statement)  # type: ignore[call-overload]
             session.commit()
             return int(result.rowcount or 0)
-

@@ -75,7 +75,15 @@ class StreetAddressRecognizer(NearbyWordsContext, PatternRecognizer):
         ),
         Pattern(
             "street word, name and number (strong)",
-            r"(?<![\p{L}])(?i:" + _LEADING_TYPES + r")" + _SP + r"(?:[\p{L}'’.\-]+" + _SP + r"){1,4}?" + _NUM + r"\b",
+            r"(?<![\p{L}])(?i:"
+            + _LEADING_TYPES
+            + r")"
+            + _SP
+            + r"(?:[\p{L}'’.\-]+"
+            + _SP
+            + r"){1,4}?"
+            + _NUM
+            + r"\b",
             0.65,
         ),
         Pattern(
@@ -90,11 +98,14 @@ class StreetAddressRecognizer(NearbyWordsContext, PatternRecognizer):
             r"[ \t]*\d{1,6}\b",
             0.7,
         ),
-        Pattern("military mail (strong)", r"\b(?i:PSC|CMR|Unit)[ \t]\d{3,5},?[ \t](?i:Box)[ \t]\d{3,5}\b", 0.8),
+        Pattern(
+            "military mail (strong)", r"\b(?i:PSC|CMR|Unit)[ \t]\d{3,5},?[ \t](?i:Box)[ \t]\d{3,5}\b", 0.8
+        ),
         Pattern("military post office (strong)", r"\b(?i:APO|FPO|DPO)[ \t](?i:AA|AE|AP)[ \t]\d{5}\b", 0.8),
         Pattern(
             "street corner (medium)",
-            r"(?<=\b(?i:corner of)[ \t]+)(?:[\p{L}\d'’.\-]+[ \t]+){1,5}(?i:and)(?:[ \t]+[\p{L}\d'’.\-]+){1,5}",
+            r"(?<=\b(?i:corner of)[ \t]+)(?:[\p{L}\d'’.\-]+[ \t]+){1,5}(?i:and)"
+            r"(?:[ \t]+[\p{L}\d'’.\-]+){1,5}",
             0.6,
         ),
         Pattern(
@@ -106,8 +117,21 @@ class StreetAddressRecognizer(NearbyWordsContext, PatternRecognizer):
         Pattern("unit (weak)", r"(?<![\p{L}])" + _UNIT + r"\b", 0.2),
     ]
     CONTEXT = [
-        "address", "live", "located", "ship", "deliver", "send", "mail", "street", "drop", "meet",
-        "move", "apartment", "residence", "billing", "shipping",
+        "address",
+        "live",
+        "located",
+        "ship",
+        "deliver",
+        "send",
+        "mail",
+        "street",
+        "drop",
+        "meet",
+        "move",
+        "apartment",
+        "residence",
+        "billing",
+        "shipping",
     ]
 
     BLOCK_SCORE = 0.6
@@ -149,11 +173,16 @@ class StreetAddressRecognizer(NearbyWordsContext, PatternRecognizer):
 
 
 # "Apt. 675 62314 " or "3536 " directly before the street on the same line.
-_LEADING_PARTS = regex.compile(r"(?:(?:" + _UNIT + r")[ \t]+)?(?:\d{1,6}[ \t]+)+\Z|(?:" + _UNIT + r")[ \t]+\Z")
+_LEADING_PARTS = regex.compile(
+    r"(?:(?:" + _UNIT + r")[ \t]+)?(?:\d{1,6}[ \t]+)+\Z|(?:" + _UNIT + r")[ \t]+\Z"
+)
 _LINE_TOKEN = regex.compile(
-    r"[ \t]*,?[ \t]*(?:" + _UNIT + r"|\d{2,6}(?:[ \-]\d{2,4})?|[\p{Lu}][\p{L}'’.\-]*|\(\p{L}+\)|nan\b|[A-Z]\d[A-Z][ ]?\d[A-Z]\d"
+    r"[ \t]*,?[ \t]*(?:"
+    + _UNIT
+    + r"|\d{2,6}(?:[ \-]\d{2,4})?|[\p{Lu}][\p{L}'’.\-]*|\(\p{L}+\)|nan\b|[A-Z]\d[A-Z][ ]?\d[A-Z]\d"
     # place-name particles: Soto del Barco, Ostrov nad Ohří, Frankfurt am Main
-    r"|(?:de|del|la|le|les|van|von|der|den|nad|na|u|do|da|di|dos|das|am|an|im|sur|upon|on|og)(?=[ \t]+\p{Lu}))"
+    r"|(?:de|del|la|le|les|van|von|der|den|nad|na|u|do|da|di|dos|das|am|an|im|sur|upon|on|og)"
+    r"(?=[ \t]+\p{Lu}))"
 )
 _QUOTE_PREFIX = regex.compile(r"[ \t]*(?:[>|?*#\-][ \t]*)*")
 

@@ -52,7 +52,9 @@ class NearbyWordsContext:
 
     def _words_regex(self) -> Any:
         if self._context_regex is None:
-            alternatives = "|".join(regex.escape(word) for word in sorted(self.context, key=len, reverse=True))
+            alternatives = "|".join(
+                regex.escape(word) for word in sorted(self.context, key=len, reverse=True)
+            )
             self._context_regex = regex.compile(r"(?<![\p{L}\d])(?:" + alternatives + r")", regex.IGNORECASE)
         return self._context_regex
 

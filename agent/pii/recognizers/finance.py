@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer.predefined_recognizers import CreditCardRecognizer
 
 from agent.pii.recognizers.context import NearbyWordsContext
-from presidio_analyzer.predefined_recognizers import CreditCardRecognizer
 
 _NOT_AN_ID = r"(?<![\w\-/.$€£])"  # not part of ORD-123456, a path, a price or a decimal
 
@@ -19,13 +19,23 @@ class CardNumberRecognizer(CreditCardRecognizer):
     PATTERNS = [
         *CreditCardRecognizer.PATTERNS,
         # Every issuer prefix (1 UATP, 2 Mastercard/JCB, 3-6 the rest) at 13-19 digits; Luhn decides.
-        Pattern("any card length (weak)", r"(?<!\d[- ]?)\b[1-6]\d{3}(?:[- ]?\d{4}){2}[- ]?\d{1,4}(?:[- ]?\d{1,3})?\b", 0.3),
+        Pattern(
+            "any card length (weak)",
+            r"(?<!\d[- ]?)\b[1-6]\d{3}(?:[- ]?\d{4}){2}[- ]?\d{1,4}(?:[- ]?\d{1,3})?\b",
+            0.3,
+        ),
         # Maestro issues 12-digit cards in the 50 and 56-69 ranges.
-        Pattern("Maestro 12 digits (weak)", r"(?<!\d[- ]?)\b(?:5[06-9]|6\d)\d{2}[- ]?\d{4}[- ]?\d{4}\b(?![- ]?\d)", 0.3),
+        Pattern(
+            "Maestro 12 digits (weak)",
+            r"(?<!\d[- ]?)\b(?:5[06-9]|6\d)\d{2}[- ]?\d{4}[- ]?\d{4}\b(?![- ]?\d)",
+            0.3,
+        ),
     ]
 
     def __init__(self, supported_language: str = "en") -> None:
-        super().__init__(patterns=self.PATTERNS, supported_language=supported_language, name="CardNumberRecognizer")
+        super().__init__(
+            patterns=self.PATTERNS, supported_language=supported_language, name="CardNumberRecognizer"
+        )
 
 
 class CardExpiryRecognizer(NearbyWordsContext, PatternRecognizer):
@@ -97,11 +107,14 @@ class AccountNumberRecognizer(NearbyWordsContext, PatternRecognizer):
         ),
         Pattern(
             "number after an account cue (strong)",
-            r"(?<=\b(?i:account|acct|a/c)(?:\s+(?i:number|no\.?|#))?\s*(?:(?i:is)|:|#)?\s*)\d[\d \-]{4,24}\d\b",
+            r"(?<=\b(?i:account|acct|a/c)(?:\s+(?i:number|no\.?|#))?\s*(?:(?i:is)|:|#)?\s*)"
+            r"\d[\d \-]{4,24}\d\b",
             0.7,
         ),
         Pattern("digit run (very weak)", _NOT_AN_ID + r"\b\d{6,17}\b(?![\-.,]\d)", 0.05),
-        Pattern("grouped digits (very weak)", _NOT_AN_ID + r"\b\d{3,6}(?:[ \-]\d{3,6}){1,3}\b(?![\-.,]\d)", 0.05),
+        Pattern(
+            "grouped digits (very weak)", _NOT_AN_ID + r"\b\d{3,6}(?:[ \-]\d{3,6}){1,3}\b(?![\-.,]\d)", 0.05
+        ),
         Pattern("sort code (very weak)", _NOT_AN_ID + r"\b\d{2}-\d{2}-\d{2}\b(?!-)", 0.05),
     ]
     CONTEXT = ["account", "acct", "a/c", "iban", "routing", "sort code", "bank", "bic", "swift", "transfer"]

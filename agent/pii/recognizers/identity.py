@@ -75,11 +75,19 @@ class DateOfBirthRecognizer(NearbyWordsContext, PatternRecognizer):
     """A date is only personal as a birth date; order and delivery dates must stay readable for tools."""
 
     PATTERNS = [
-        Pattern("numeric date (weak)", r"(?<![\w\-/.])\d{1,2}[/.\-]\d{1,2}[/.\-](?:19|20)?\d{2}\b(?![/.\-]\d)", 0.1),
+        Pattern(
+            "numeric date (weak)",
+            r"(?<![\w\-/.])\d{1,2}[/.\-]\d{1,2}[/.\-](?:19|20)?\d{2}\b(?![/.\-]\d)",
+            0.1,
+        ),
         Pattern("ISO date (weak)", r"(?<![\w\-/.])(?:19|20)\d{2}-\d{2}-\d{2}\b", 0.1),
         Pattern(
             "written date (weak)",
-            r"\b(?:\d{1,2}(?:st|nd|rd|th)?\s+" + _MONTH + r",?\s+|" + _MONTH + r"\s+\d{1,2}(?:st|nd|rd|th)?,?\s+)"
+            r"\b(?:\d{1,2}(?:st|nd|rd|th)?\s+"
+            + _MONTH
+            + r",?\s+|"
+            + _MONTH
+            + r"\s+\d{1,2}(?:st|nd|rd|th)?,?\s+)"
             r"(?:19|20)\d{2}\b",
             0.1,
         ),

@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import regex
-from presidio_analyzer import AnalysisExplanation, LocalRecognizer, Pattern, PatternRecognizer, RecognizerResult
+from presidio_analyzer import (
+    AnalysisExplanation,
+    LocalRecognizer,
+    Pattern,
+    PatternRecognizer,
+    RecognizerResult,
+)
 from spacy.lang.en.stop_words import STOP_WORDS
 
 if TYPE_CHECKING:
@@ -13,36 +19,42 @@ if TYPE_CHECKING:
 
 # Words that follow "Hi", "Dear", "I'm" and friends without being anyone's name.
 NOT_NAMES = frozenset(
-    {
-        "team", "support", "sir", "madam", "there", "all", "everyone", "everybody", "guys", "folks", "friend",
-        "friends", "customer", "customers", "service", "sales", "staff", "again", "good", "morning", "afternoon",
-        "evening", "thanks", "thank", "regards", "cheers", "sincerely", "best", "hello", "hi", "hey", "dear",
-        "yes", "no", "ok", "okay", "sure", "please", "sorry", "writing", "contacting", "trying", "looking",
-        "agent", "bot", "user", "admin", "manager", "colleague", "boss", "order", "account", "card", "refund",
-        "ticket", "help", "today", "tomorrow", "yesterday", "asap", "urgent", "new", "not", "also",
-        "street", "road", "avenue", "suite", "apt", "unit", "box",
-        "person", "human", "someone", "somebody", "representative", "rep", "supervisor", "god",
-        "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
-    }
+    "team support sir madam there all everyone everybody guys folks friend friends customer customers "  # noqa: SIM905 - a word list reads better as text
+    "service sales staff again good morning afternoon evening thanks thank regards cheers sincerely "
+    "best hello hi hey dear yes no ok okay sure please sorry writing contacting trying looking agent "
+    "bot user admin manager colleague boss order account card refund ticket help today tomorrow "
+    "yesterday asap urgent new not also street road avenue suite apt unit box person human someone "
+    "somebody representative rep supervisor god monday tuesday wednesday thursday friday saturday "
+    "sunday".split()
 )
 # Parts of speech a name never has (spaCy tags lower-case names as PROPN or NOUN, sometimes ADJ/VERB).
-_NEVER_NAME_POS = frozenset({"ADP", "AUX", "CCONJ", "DET", "NUM", "PART", "PRON", "PUNCT", "SCONJ", "SYM", "ADV"})
+_NEVER_NAME_POS = frozenset(
+    {"ADP", "AUX", "CCONJ", "DET", "NUM", "PART", "PRON", "PUNCT", "SCONJ", "SYM", "ADV"}
+)
 
 _TOKEN = regex.compile(r"[ \t]*(\p{L}[\p{L}'’\-]*\.?)")
 _INITIAL = regex.compile(r"\p{L}\.?")
 
 # (cue, score, lower-case names allowed). Strong cues say outright that a name follows.
 _CUES: list[tuple[str, float, bool]] = [
-    (r"\bmy\s+name(?:'s|\s+is)|\bname\s+is|\b(?:full|first|last|middle|maiden|given|family|sur)\s*name"
-     r"(?:\s+is)?\s*[:?]?|\bname\s*:|\b(?:call|calls|called|named)\s+me|\b(?:named|called)"
-     r"|\bname\b[^.?!\n]{0,40}\?[ \t]*(?:\p{L}+[ \t]*:)?|\bchange\s+(?:it|the\s+name|my\s+name)\s+to", 0.7, True),
-    (r"\b(?:i\s+am|i'm|i’m|this\s+is|it'?s|dear|hi|hello|hey|thanks|thank\s+you|regards|cheers|sincerely|"
-     r"speak\s+(?:to|with)|talk\s+(?:to|with)|follow\s+up\s+with|ask\s+for|mr|mrs|ms|miss|mx|dr|prof|"
-     r"attn|c/o|on\s+behalf\s+of|account\s+holder|cardholder|card\s+holder|beneficiary|recipient|"
-     r"(?:by|from|to|contact|customer|client|sender|signed)\s*:|(?:billing|shipping|delivery|mailing)\s+address\s*:|"
-     r"my\s+(?:son|daughter|kid|child|wife|husband|partner|mother|mom|mum|father|dad|brother|sister|"
-     r"friend|colleague|boss|manager|grandfather|grandmother|grandson|granddaughter|nephew|niece|uncle|"
-     r"aunt|cousin|fianc[eé]e?)(?:\s+(?:is|named|called))?)", 0.6, False),
+    (
+        r"\bmy\s+name(?:'s|\s+is)|\bname\s+is|\b(?:full|first|last|middle|maiden|given|family|sur)\s*name"
+        r"(?:\s+is)?\s*[:?]?|\bname\s*:|\b(?:call|calls|called|named)\s+me|\b(?:named|called)"
+        r"|\bname\b[^.?!\n]{0,40}\?[ \t]*(?:\p{L}+[ \t]*:)?|\bchange\s+(?:it|the\s+name|my\s+name)\s+to",
+        0.7,
+        True,
+    ),
+    (
+        r"\b(?:i\s+am|i'm|i’m|this\s+is|it'?s|dear|hi|hello|hey|thanks|thank\s+you|regards|cheers|sincerely|"
+        r"speak\s+(?:to|with)|talk\s+(?:to|with)|follow\s+up\s+with|ask\s+for|mr|mrs|ms|miss|mx|dr|prof|"
+        r"attn|c/o|on\s+behalf\s+of|account\s+holder|cardholder|card\s+holder|beneficiary|recipient|"
+        r"(?:by|from|to|contact|customer|client|sender|signed)\s*:|(?:billing|shipping|delivery|mailing)\s+address\s*:|"
+        r"my\s+(?:son|daughter|kid|child|wife|husband|partner|mother|mom|mum|father|dad|brother|sister|"
+        r"friend|colleague|boss|manager|grandfather|grandmother|grandson|granddaughter|nephew|niece|uncle|"
+        r"aunt|cousin|fianc[eé]e?)(?:\s+(?:is|named|called))?)",
+        0.6,
+        False,
+    ),
 ]
 _CUE_PATTERNS = [
     (regex.compile(r"(?:" + cue + r")(?!\p{L})[.,]?[ \t]*", regex.IGNORECASE), score, lower)
@@ -65,12 +77,13 @@ class NameCueRecognizer(LocalRecognizer):
     """
 
     ENTITIES = ["PERSON"]
+    NAME = "NameCueRecognizer"
 
     def __init__(self, supported_language: str = "en") -> None:
         super().__init__(
             supported_entities=self.ENTITIES,
             supported_language=supported_language,
-            name="NameCueRecognizer",
+            name=self.NAME,
         )
 
     def load(self) -> None:
@@ -124,7 +137,7 @@ class NameCueRecognizer(LocalRecognizer):
 
     def _result(self, span: tuple[int, int], score: float, cue: str) -> RecognizerResult:
         explanation = AnalysisExplanation(
-            recognizer=self.name,
+            recognizer=self.NAME,
             original_score=score,
             textual_explanation=f"Name after the cue {cue!r}",
         )
@@ -135,7 +148,7 @@ class NameCueRecognizer(LocalRecognizer):
             score=score,
             analysis_explanation=explanation,
             recognition_metadata={
-                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                RecognizerResult.RECOGNIZER_NAME_KEY: self.NAME,
                 RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
             },
         )
@@ -148,7 +161,7 @@ def _pos_by_offset(nlp_artifacts: NlpArtifacts | None) -> dict[int, str]:
 
 
 class InitialedNameRecognizer(PatternRecognizer):
-    """"Ravil G Yefimov", "Sari J. Paavolainen": a given name, an initial and a surname is a name shape
+    """ "Ravil G Yefimov", "Sari J. Paavolainen": a given name, an initial and a surname is a name shape
     that little else in a support message has."""
 
     PATTERNS = [

@@ -14,20 +14,35 @@ if TYPE_CHECKING:
 
 # Verbs whose subject (or addressee) is a person in support mail; companies "ship" and "charge" instead.
 HUMAN_VERBS = frozenset(
-    {
-        "live", "reside", "say", "shout", "tell", "ask", "write", "reply", "answer", "call", "phone", "email",
-        "text", "complain", "spend", "begin", "give", "marry", "speak", "talk", "visit", "fly", "travel",
-        "meet", "move", "sign", "cancel", "request", "claim", "book", "want", "need", "wish", "hope", "feel",
-        "think", "know", "remember", "forget", "thank", "apologize", "apologise", "cry", "laugh", "smile",
-        "add", "name", "introduce", "hire", "work", "study", "grow", "die", "born",
-    }
+    "live reside say shout tell ask write reply answer call phone email text complain spend begin give "  # noqa: SIM905 - a word list reads better as text
+    "marry speak talk visit fly travel meet move sign cancel request claim book want need wish hope "
+    "feel think know remember forget thank apologize apologise cry laugh smile add name introduce hire "
+    "work study grow die born".split()
 )
 # The one spoken to, added or paid: the object of these verbs through these prepositions.
 _ADDRESSEE_PREPOSITIONS = frozenset({"to", "at", "with"})
 # spaCy entity labels that mean the word is something else; ORG is not here because the small model
 # often calls unfamiliar personal names organisations.
-_OTHER_THINGS = frozenset({"GPE", "LOC", "FAC", "DATE", "TIME", "MONEY", "CARDINAL", "ORDINAL", "PERCENT",
-                           "QUANTITY", "NORP", "PRODUCT", "LANGUAGE", "EVENT", "LAW", "WORK_OF_ART"})
+_OTHER_THINGS = frozenset(
+    {
+        "GPE",
+        "LOC",
+        "FAC",
+        "DATE",
+        "TIME",
+        "MONEY",
+        "CARDINAL",
+        "ORDINAL",
+        "PERCENT",
+        "QUANTITY",
+        "NORP",
+        "PRODUCT",
+        "LANGUAGE",
+        "EVENT",
+        "LAW",
+        "WORK_OF_ART",
+    }
+)
 
 
 class NameRoleRecognizer(LocalRecognizer):
@@ -39,11 +54,12 @@ class NameRoleRecognizer(LocalRecognizer):
     """
 
     ENTITIES = ["PERSON"]
+    NAME = "NameRoleRecognizer"
     SCORE = 0.55
 
     def __init__(self, supported_language: str = "en") -> None:
         super().__init__(
-            supported_entities=self.ENTITIES, supported_language=supported_language, name="NameRoleRecognizer"
+            supported_entities=self.ENTITIES, supported_language=supported_language, name=self.NAME
         )
 
     def load(self) -> None:
@@ -80,8 +96,10 @@ class NameRoleRecognizer(LocalRecognizer):
         head = token.head
         if token.dep_ in {"nsubj", "nsubjpass"} and head.lemma_ in HUMAN_VERBS:
             return f"subject of {head.lemma_!r}"
-        if token.dep_ == "nsubj" and head.lemma_ == "be" and any(
-            child.dep_ == "prep" and child.lower_ == "from" for child in head.children
+        if (
+            token.dep_ == "nsubj"
+            and head.lemma_ == "be"
+            and any(child.dep_ == "prep" and child.lower_ == "from" for child in head.children)
         ):
             return "said to be from somewhere"
         if token.dep_ in {"dobj", "dative"} and head.lemma_ in HUMAN_VERBS:
@@ -104,10 +122,10 @@ class NameRoleRecognizer(LocalRecognizer):
             end=end,
             score=self.SCORE,
             analysis_explanation=AnalysisExplanation(
-                recognizer=self.name, original_score=self.SCORE, textual_explanation=f"Name as the {why}"
+                recognizer=self.NAME, original_score=self.SCORE, textual_explanation=f"Name as the {why}"
             ),
             recognition_metadata={
-                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                RecognizerResult.RECOGNIZER_NAME_KEY: self.NAME,
                 RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
             },
         )

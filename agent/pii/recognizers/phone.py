@@ -26,7 +26,9 @@ class GroupedPhoneRecognizer(NearbyWordsContext, PatternRecognizer):
     PATTERNS = [
         Pattern(
             "international (strong)",
-            _EDGE_BEFORE.replace("+", "") + r"\+\d{1,3}(?:[ .\-]?\(0\))?(?:[ .\-]?\(?\d{1,5}\)?){2,6}" + _EDGE_AFTER,
+            _EDGE_BEFORE.replace("+", "")
+            + r"\+\d{1,3}(?:[ .\-]?\(0\))?(?:[ .\-]?\(?\d{1,5}\)?){2,6}"
+            + _EDGE_AFTER,
             0.7,
         ),
         Pattern(
@@ -43,9 +45,30 @@ class GroupedPhoneRecognizer(NearbyWordsContext, PatternRecognizer):
     ]
 
     CONTEXT = [
-        "phone", "mobile", "cell", "telephone", "tel:", "tel.", "fax", "office", "desk", "call", "ring",
-        "text me", "sms", "whatsapp", "landline", "number", "reach", "contact", "answering", "message",
-        "registered", "dial", "home", "work",
+        "phone",
+        "mobile",
+        "cell",
+        "telephone",
+        "tel:",
+        "tel.",
+        "fax",
+        "office",
+        "desk",
+        "call",
+        "ring",
+        "text me",
+        "sms",
+        "whatsapp",
+        "landline",
+        "number",
+        "reach",
+        "contact",
+        "answering",
+        "message",
+        "registered",
+        "dial",
+        "home",
+        "work",
     ]
 
     def __init__(self, supported_language: str = "en") -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from presidio_analyzer import Pattern, PatternRecognizer
 
 from agent.pii.recognizers.context import NearbyWordsContext
@@ -26,11 +24,19 @@ class ZipCodeRecognizer(NearbyWordsContext, PatternRecognizer):
     """
 
     PATTERNS = [
-        Pattern("code after a postcode cue (strong)", r"(?<=\b" + _CUE + r"(?:\s+is)?\s*[:#\-]?\s*)" + _ANY_CODE + r"\b", 0.85),
+        Pattern(
+            "code after a postcode cue (strong)",
+            r"(?<=\b" + _CUE + r"(?:\s+is)?\s*[:#\-]?\s*)" + _ANY_CODE + r"\b",
+            0.85,
+        ),
         Pattern("US state and ZIP (medium)", r"(?<=,?\s\b[A-Z]{2}\s{1,2})\d{5}(?:-\d{4})?\b", 0.5),
         Pattern("ZIP+4 (medium)", r"\b\d{5}-\d{4}\b", 0.5),
         Pattern("UK postcode (medium)", r"\b(?:[A-Z]{1,2}\d[A-Z\d]?|GIR)\s\d[ABD-HJLNP-UW-Z]{2}\b", 0.6),
-        Pattern("Canadian postcode (medium)", r"\b[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z]\s?\d[ABCEGHJ-NPRSTV-Z]\d\b", 0.6),
+        Pattern(
+            "Canadian postcode (medium)",
+            r"\b[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z]\s?\d[ABCEGHJ-NPRSTV-Z]\d\b",
+            0.6,
+        ),
         Pattern("five digits (very weak)", r"(?<![\w\-$.#/])\b\d{5}\b(?![\-.,/]\d)", 0.05),
     ]
     CONTEXT = ["zip", "postcode", "postal", "post code", "plz"]

@@ -30,26 +30,46 @@ def test_floors_on_presidio_research_synth_dataset(pii_analyzer: DeskpilotAnalyz
 
 # Written for Deskpilot, not drawn from the synthetic set: (message, values that must be hidden).
 HELD_OUT = [
-    ("Hi, this is Priya Raman. My order ORD-553201 never arrived at 18 Larkspur Lane, Leeds LS6 2AB.",
-     ["Priya Raman", "18 Larkspur Lane", "LS6 2AB"]),
-    ("hello my name is tomasz wojcik, please call me back on 0161 496 0732",
-     ["tomasz wojcik", "0161 496 0732"]),
-    ("Card ending in 4242? No, the full number is 4242 4242 4242 4242, exp 09/28, CVV 314.",
-     ["4242 4242 4242 4242", "09/28", "314"]),
-    ("Please refund to my account: IBAN DE89 3704 0044 0532 0130 00, account holder Jonas Becker.",
-     ["DE89 3704 0044 0532 0130 00", "Jonas Becker"]),
-    ("New shipping address:\nAmelia Hart\n55 Harbour Road\nFlat 4\nCork\nT12 X2Y3",
-     ["Amelia Hart", "55 Harbour Road"]),
-    ("Thanks, Olu. Reach me at olu.adeyemi@mailbox.ng or +234 803 555 0199.",
-     ["Olu", "olu.adeyemi@mailbox.ng", "+234 803 555 0199"]),
-    ("My daughter Sofia Marquez will pick it up; her driver's licence number is S530-4418-9921.",
-     ["Sofia Marquez", "S530-4418-9921"]),
-    ("Dear Deskpilot team, I moved to Kastanienallee 12, 10435 Berlin. Regards, Henrike Vogt",
-     ["Kastanienallee 12", "Henrike Vogt"]),
-    ("my login keeps failing from 203.0.113.77 — can you unblock it? SSN for verification: 219-09-9999",
-     ["203.0.113.77", "219-09-9999"]),
-    ("I was born 2 February 1979 and my passport number is 533380006, name Keiko Tanaka.",
-     ["2 February 1979", "533380006", "Keiko Tanaka"]),
+    (
+        "Hi, this is Priya Raman. My order ORD-553201 never arrived at 18 Larkspur Lane, Leeds LS6 2AB.",
+        ["Priya Raman", "18 Larkspur Lane", "LS6 2AB"],
+    ),
+    (
+        "hello my name is tomasz wojcik, please call me back on 0161 496 0732",
+        ["tomasz wojcik", "0161 496 0732"],
+    ),
+    (
+        "Card ending in 4242? No, the full number is 4242 4242 4242 4242, exp 09/28, CVV 314.",
+        ["4242 4242 4242 4242", "09/28", "314"],
+    ),
+    (
+        "Please refund to my account: IBAN DE89 3704 0044 0532 0130 00, account holder Jonas Becker.",
+        ["DE89 3704 0044 0532 0130 00", "Jonas Becker"],
+    ),
+    (
+        "New shipping address:\nAmelia Hart\n55 Harbour Road\nFlat 4\nCork\nT12 X2Y3",
+        ["Amelia Hart", "55 Harbour Road"],
+    ),
+    (
+        "Thanks, Olu. Reach me at olu.adeyemi@mailbox.ng or +234 803 555 0199.",
+        ["Olu", "olu.adeyemi@mailbox.ng", "+234 803 555 0199"],
+    ),
+    (
+        "My daughter Sofia Marquez will pick it up; her driver's licence number is S530-4418-9921.",
+        ["Sofia Marquez", "S530-4418-9921"],
+    ),
+    (
+        "Dear Deskpilot team, I moved to Kastanienallee 12, 10435 Berlin. Regards, Henrike Vogt",
+        ["Kastanienallee 12", "Henrike Vogt"],
+    ),
+    (
+        "my login keeps failing from 203.0.113.77 — can you unblock it? SSN for verification: 219-09-9999",
+        ["203.0.113.77", "219-09-9999"],
+    ),
+    (
+        "I was born 2 February 1979 and my passport number is 533380006, name Keiko Tanaka.",
+        ["2 February 1979", "533380006", "Keiko Tanaka"],
+    ),
 ]
 
 

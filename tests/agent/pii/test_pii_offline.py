@@ -1,4 +1,4 @@
-"""Building and using the analyzer opens no network connection; a missing model fails instead of downloading."""
+"""Building and using the analyzer opens no connection; a missing model fails instead of downloading."""
 
 from __future__ import annotations
 

@@ -14,8 +14,11 @@ POSITIVE = [
     ("STREET_ADDRESS", "I live at 36 rue de Pologne since May", "36 rue de Pologne"),
     ("STREET_ADDRESS", "Deliver to P.O. Box 4521 please", "P.O. Box 4521"),
     ("STREET_ADDRESS", "PSC 1234, Box 5678\nAPO AE 09001", "PSC 1234, Box 5678"),
-    ("STREET_ADDRESS", "Jane Roe\n742 Evergreen Terrace\nApt. 3\nSpringfield\nUSA 49007",
-     "742 Evergreen Terrace\nApt. 3\nSpringfield\nUSA 49007"),
+    (
+        "STREET_ADDRESS",
+        "Jane Roe\n742 Evergreen Terrace\nApt. 3\nSpringfield\nUSA 49007",
+        "742 Evergreen Terrace\nApt. 3\nSpringfield\nUSA 49007",
+    ),
     ("STREET_ADDRESS", "the corner of Main Street and Elm Road", "Main Street and Elm Road"),
     ("STREET_ADDRESS", "Our new place is 4413 Harjukuja 54, Espoo", "4413 Harjukuja 54"),
     ("ZIP_CODE", "ZIP: 94105", "94105"),
@@ -98,7 +101,9 @@ def test_ignores_lookalike(pii_analyzer: DeskpilotAnalyzer, entity: str, text: s
 
 
 def test_results_never_overlap(pii_analyzer: DeskpilotAnalyzer) -> None:
-    text = "Billing address: Sara Schwarz\n 28245 Puruntie 82 Apt. 595\n LAPPEENRANTA\n 53650\nPhone: 72 128 827"
+    text = (
+        "Billing address: Sara Schwarz\n 28245 Puruntie 82 Apt. 595\n LAPPEENRANTA\n 53650\nPhone: 72 128 827"
+    )
     results = sorted(pii_analyzer.analyze(text, "en"), key=lambda r: r.start)
     assert results
     assert all(a.end <= b.start for a, b in zip(results, results[1:], strict=False))

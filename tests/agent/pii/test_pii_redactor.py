@@ -65,7 +65,9 @@ def test_placeholders_are_stable_across_turns_and_restarts(
 ) -> None:
     turn1 = redactor.redact(DANA, tenant="acme", conversation_id="c1")
     turn2 = redactor.redact(
-        "Dana Whitfield again: please also email dana.w@example.com a copy.", tenant="acme", conversation_id="c1"
+        "Dana Whitfield again: please also email dana.w@example.com a copy.",
+        tenant="acme",
+        conversation_id="c1",
     )
     assert turn2.text == "<PERSON_1> again: please also email <EMAIL_2> a copy."
     restarted = Redactor(pii_analyzer, PiiVault(vault_engine, vault_key))
@@ -78,8 +80,12 @@ def test_other_conversations_and_tenants_cannot_restore(redactor: Redactor) -> N
     assert redactor.restore(redaction.text, tenant="acme", conversation_id="c2") == redaction.text
     assert redactor.restore(redaction.text, tenant="globex", conversation_id="c1") == redaction.text
     other = redactor.redact("I'm Lee Chen, lee@example.com", tenant="acme", conversation_id="c2")
-    assert redactor.restore(other.text, tenant="acme", conversation_id="c2") == "I'm Lee Chen, lee@example.com"
-    assert redactor.restore(other.text, tenant="acme", conversation_id="c1") != "I'm Lee Chen, lee@example.com"
+    assert (
+        redactor.restore(other.text, tenant="acme", conversation_id="c2") == "I'm Lee Chen, lee@example.com"
+    )
+    assert (
+        redactor.restore(other.text, tenant="acme", conversation_id="c1") != "I'm Lee Chen, lee@example.com"
+    )
 
 
 def test_unknown_placeholders_are_left_alone(redactor: Redactor) -> None:
@@ -115,7 +121,7 @@ def test_structured_values_redact_strings_only_and_restore(redactor: Redactor) -
 
 
 class _SlowAnalyzer:
-    """Wraps the real analyzer, records which thread ran it and when, and takes a while like a long message."""
+    """Wraps the real analyzer, records which thread ran it and when, and is slow like a long message."""
 
     def __init__(self, inner: DeskpilotAnalyzer, delay: float) -> None:
         self.inner, self.delay = inner, delay

@@ -1,4 +1,4 @@
-"""The vault: stable placeholders per conversation, scoping, encryption at rest, deletion, retention, races."""
+"""The vault: stable placeholders per conversation, scoping, encryption at rest, deletion, retention."""
 
 from __future__ import annotations
 
@@ -32,8 +32,12 @@ def test_damaged_key_file_fails_at_start(tmp_path: Path) -> None:
 def test_same_value_same_placeholder_across_calls_and_instances(
     vault: PiiVault, vault_engine: Engine, vault_key: bytes
 ) -> None:
-    first = vault.placeholders_for("acme", "c1", [("PERSON", "Dana Whitfield"), ("EMAIL", "dana@example.com")])
-    again = vault.placeholders_for("acme", "c1", [("EMAIL", "dana@example.com"), ("PERSON", "Dana Whitfield")])
+    first = vault.placeholders_for(
+        "acme", "c1", [("PERSON", "Dana Whitfield"), ("EMAIL", "dana@example.com")]
+    )
+    again = vault.placeholders_for(
+        "acme", "c1", [("EMAIL", "dana@example.com"), ("PERSON", "Dana Whitfield")]
+    )
     assert first == ["<PERSON_1>", "<EMAIL_2>"]
     assert again == list(reversed(first))
     reopened = PiiVault(vault_engine, vault_key)  # a restarted process
@@ -45,8 +49,12 @@ def test_spacing_case_and_separators_do_not_make_a_new_value(vault: PiiVault) ->
     a, b, c, d = vault.placeholders_for(
         "acme",
         "c1",
-        [("CARD", "4111 1111 1111 1111"), ("CARD", "4111-1111-1111-1111"), ("PERSON", "Dana Whitfield"),
-         ("PERSON", "dana  WHITFIELD")],
+        [
+            ("CARD", "4111 1111 1111 1111"),
+            ("CARD", "4111-1111-1111-1111"),
+            ("PERSON", "Dana Whitfield"),
+            ("PERSON", "dana  WHITFIELD"),
+        ],
     )
     assert a == b and c == d and a != c
 
@@ -64,7 +72,9 @@ def test_conversations_and_tenants_never_share_a_mapping(vault: PiiVault) -> Non
 
 def test_values_are_encrypted_at_rest(vault: PiiVault, vault_engine: Engine, vault_db: Path) -> None:
     secrets = ["Dana Whitfield", "dana.w@example.com", "4111111111111111"]
-    vault.placeholders_for("acme", "c1", [("PERSON", secrets[0]), ("EMAIL", secrets[1]), ("CARD", secrets[2])])
+    vault.placeholders_for(
+        "acme", "c1", [("PERSON", secrets[0]), ("EMAIL", secrets[1]), ("CARD", secrets[2])]
+    )
     vault_engine.dispose()  # flush everything to the file
     raw = vault_db.read_bytes()
     assert b"<PERSON_1>" in raw  # the file is the real store
