@@ -9,10 +9,12 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-# Compound tokens ("nb-tent-2p", "ord-104233", "e-4012", "500.00") are kept whole *and* split into parts,
-# so a query for the exact code and one for its pieces both match.
+# Compound tokens ("nb-tent-2p", "ord-104233", "pay-1003", "500.00") are indexed whole, as every run of
+# their parts ("nb-tent", "tent-2p") and part by part; a query keeps them whole. So "PAY-1003" ranks only the
+# documents with that exact code, while "tent" or "NB-TENT" still reach "NB-TENT-2P".
 _TOKEN = re.compile(r"[a-z0-9]+(?:[-_./][a-z0-9]+)*")
 _PART = re.compile(r"[-_./]")
+_PART_SPLIT = re.compile(r"([-_./])")
 _STOPWORDS = frozenset(
     (  # noqa: SIM905 - a word list reads better as prose
         "a an and are as at be been but by can could do does did for from had has have how i if in "
@@ -33,18 +35,43 @@ def _stem(token: str) -> str:
     return token
 
 
-def tokenize(text: str) -> list[str]:
+def _keep(token: str) -> bool:
+    return token not in _STOPWORDS and (len(token) > 1 or token.isdigit())
+
+
+def tokenize(text: str, query: bool = False) -> list[str]:
+    """Lower-cased, stop words out, light plural stemming; `query=True` keeps compound codes whole."""
     tokens: list[str] = []
     for match in _TOKEN.finditer(text.lower()):
         token = match.group(0)
-        if _PART.search(token):
-            tokens.append(token)
-            tokens.extend(
-                _stem(p) for p in _PART.split(token) if (len(p) > 1 or p.isdigit()) and p not in _STOPWORDS
-            )
-        elif token not in _STOPWORDS and (len(token) > 1 or token.isdigit()):
-            tokens.append(_stem(token))
+        if not _PART.search(token):
+            if _keep(token):
+                tokens.append(_stem(token))
+            continue
+        tokens.append(token)
+        if query:
+            continue
+        pieces = _PART_SPLIT.split(token)[:15]  # parts at even indexes, their separators between them
+        parts = pieces[::2]
+        for start in range(len(parts)):
+            for end in range(start + 2, len(parts) + 1):
+                if end - start < len(parts):  # the whole token is already in
+                    tokens.append("".join(pieces[2 * start : 2 * end - 1]))
+        tokens.extend(_stem(p) for p in parts if _keep(p))
     return tokens
+
+
+def identifiers(query: str) -> list[str]:
+    """Code-like query tokens (SKUs, order numbers, error codes) whose exact presence should count extra."""
+    found = []
+    for token in tokenize(query, query=True):
+        has_digit = any(c.isdigit() for c in token)
+        compound = bool(_PART.search(token))
+        if (compound and (has_digit or len(_PART.findall(token)) >= 2)) or (
+            not compound and has_digit and (len(token) >= 5 if token.isdigit() else len(token) >= 4)
+        ):
+            found.append(token)
+    return found
 
 
 class BM25Index:
@@ -71,12 +98,16 @@ class BM25Index:
             # Precompute each posting's full contribution: queries then only gather and add.
             self._postings[token] = (row_arr, idf * tf_arr * (k1 + 1) / (tf_arr + norm[row_arr]))
 
+    def containing(self, token: str) -> set[str]:
+        posting = self._postings.get(token)
+        return {self.ids[i] for i in posting[0]} if posting is not None else set()
+
     def __len__(self) -> int:
         return len(self.ids)
 
     def top(self, query: str, n: int) -> list[tuple[str, float]]:
         """The `n` best (chunk id, score) pairs with a positive score, best first."""
-        tokens = set(tokenize(query))
+        tokens = set(tokenize(query, query=True))
         if not tokens or not self.ids:
             return []
         scores = np.zeros(len(self.ids), dtype=np.float32)

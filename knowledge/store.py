@@ -23,7 +23,7 @@ from chromadb.api.types import Documents, EmbeddingFunction
 from chromadb.errors import NotFoundError
 
 from knowledge.corpus import TenantCorpus
-from knowledge.keyword import reciprocal_rank_fusion
+from knowledge.keyword import identifiers, reciprocal_rank_fusion
 from knowledge.models import ChunkRecord, DocumentInfo, Passage
 
 SearchMode = Literal["hybrid", "vector", "keyword"]
@@ -127,7 +127,8 @@ class KnowledgeBase:
             ranked = vector_hits
         else:
             corpus = self._corpus(tenant, collection)
-            keyword_hits = corpus.bm25().top(query, pool)
+            bm25 = corpus.bm25()
+            keyword_hits = bm25.top(query, pool)
             for chunk_id, _ in keyword_hits:
                 chunk = corpus.chunks.get(chunk_id)
                 if chunk is not None:
@@ -135,7 +136,13 @@ class KnowledgeBase:
             if mode == "keyword":
                 ranked = keyword_hits
             else:
-                ranked = reciprocal_rank_fusion([[c for c, _ in vector_hits], [c for c, _ in keyword_hits]])
+                rankings = [[c for c, _ in vector_hits], [c for c, _ in keyword_hits]]
+                # Chunks holding the exact SKU / order number / error code of the query form a third
+                # ranking, so an exact code outranks passages that are merely about the same topic.
+                exact: set[str] = set().union(*(bm25.containing(t) for t in identifiers(query)))
+                if exact:
+                    rankings.append([c for c, _ in keyword_hits if c in exact])
+                ranked = reciprocal_rank_fusion(rankings)
         return [
             Passage.from_stored(chunk_id, *stored[chunk_id], score=score)
             for chunk_id, score in ranked[:k]
