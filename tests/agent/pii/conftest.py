@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import Engine
 from sqlmodel import create_engine
 
-from agent.pii import PiiVault, Redactor, build_analyzer
+from agent.pii import PiiVault, Redactor
 from agent.pii.analyzer import DeskpilotAnalyzer
 
 
 @pytest.fixture(scope="session")
-def pii_analyzer() -> DeskpilotAnalyzer:
-    analyzer = build_analyzer()
+def pii_analyzer(analyzer: Any) -> DeskpilotAnalyzer:
+    """The session's shared analyzer (tests/conftest.py builds it with `build_analyzer()`)."""
     assert isinstance(analyzer, DeskpilotAnalyzer)
     return analyzer
 
