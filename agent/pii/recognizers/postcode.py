@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from typing import TYPE_CHECKING
+
+import regex
+from presidio_analyzer import AnalysisExplanation, Pattern, PatternRecognizer, RecognizerResult
 
 from agent.pii.recognizers.context import NearbyWordsContext
+
+if TYPE_CHECKING:
+    from presidio_analyzer.nlp_engine import NlpArtifacts
 
 _CUE = r"(?i:zip|zip\s*code|zipcode|post\s*code|postcode|postal\s*code|plz|eircode)"
 # A national postcode format: US ZIP(+4), Brazil, Poland, Sweden/Czechia/Slovakia/Greece, Netherlands,
@@ -51,6 +57,54 @@ class ZipCodeRecognizer(NearbyWordsContext, PatternRecognizer):
             global_regex_flags=0,
         )
 
+    PLACE_AND_CODE_SCORE = 0.5
+
+    def analyze(
+        self,
+        text: str,
+        entities: list[str],
+        nlp_artifacts: NlpArtifacts | None = None,
+        regex_flags: int | None = None,
+    ) -> list[RecognizerResult]:
+        results = super().analyze(text, entities, nlp_artifacts, regex_flags)
+        return results + self._codes_after_places(text, nlp_artifacts)
+
+    def _codes_after_places(self, text: str, nlp_artifacts: NlpArtifacts | None) -> list[RecognizerResult]:
+        """A code right after a place spaCy recognised ("Costamezzana 43015", "Berlin, 10435")."""
+        if nlp_artifacts is None or nlp_artifacts.tokens is None:
+            return []
+        found = []
+        for entity in nlp_artifacts.tokens.ents:
+            if entity.label_ not in {"GPE", "LOC"}:
+                continue
+            code = _CODE_AFTER_PLACE.match(text, entity.end_char)
+            if code:
+                found.append(
+                    RecognizerResult(
+                        entity_type="ZIP_CODE",
+                        start=code.start(1),
+                        end=code.end(1),
+                        score=self.PLACE_AND_CODE_SCORE,
+                        analysis_explanation=AnalysisExplanation(
+                            recognizer=self.name,  # type: ignore[has-type]
+                            original_score=self.PLACE_AND_CODE_SCORE,
+                            textual_explanation="A postcode-shaped number right after a place name",
+                        ),
+                        recognition_metadata={
+                            RecognizerResult.RECOGNIZER_NAME_KEY: self.name,  # type: ignore[has-type]
+                            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+                            RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY: True,
+                        },
+                    )
+                )
+        return found
+
     def invalidate_result(self, pattern_text: str) -> bool:
         # "00000" or "11111" is a placeholder someone typed, not a postcode.
         return pattern_text.isdigit() and len(set(pattern_text)) == 1
+
+
+# Four or five digits (or 3+2, 2-3, 5-3) directly after the place, not followed by more number.
+_CODE_AFTER_PLACE = regex.compile(
+    r"[ \t]*,?[ \t]*(\d{5}-\d{3}|\d{4,5}|\d{3}[ ]\d{2}|\d{2}-\d{3})\b(?![.,/:\-]?\d)"
+)
