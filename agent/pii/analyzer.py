@@ -14,7 +14,8 @@ from agent.pii.recognizers.person import is_name_word
 PROTECTED = regex.compile(
     r"\b(?:ORD|CUS|TCK|RF|APR|APV|REQ|INV|SKU)-[A-Z0-9][A-Z0-9\-]*\b"  # order, customer, ticket, refund...
     r"|\b[A-Z]{2,5}(?:-[A-Z0-9]{1,12}){1,4}\b"  # SKUs and other upper-case codes: NB-TENT-2P
-    r"|\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"  # approval and request UUIDs
+    r"|\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"  # request UUIDs
+    r"|\b(?:apr|conv|key)_[0-9a-f]{8,32}\b"  # approval, conversation and API key ids (api.models.new_id)
     r"|<[A-Z][A-Z_]*_\d+>"  # placeholders we wrote earlier
     r"|[$€£][ ]?\d[\d,]*(?:\.\d{1,2})?|\b\d[\d,]*(?:\.\d{1,2})?[ ]?(?:USD|EUR|GBP)\b"  # money
 )

@@ -28,7 +28,8 @@ MESSAGES = [
 # Deskpilot ids that tools need verbatim, and other things that must never be redacted.
 OUR_IDS = (
     "Order ORD-123456 for customer CUS-42: ticket TCK-2024-0001, refund RF-88, approval "
-    "3f2b8a9e-1c4d-4e5f-8a9b-0c1d2e3f4a5b, SKU NB-TENT-2P at $129.00, ordered 2024-03-01, and <PERSON_7>."
+    "apr_5550123456789abcde01 (request 3f2b8a9e-1c4d-4e5f-8a9b-0c1d2e3f4a5b), SKU NB-TENT-2P at $129.00, "
+    "ordered 2024-03-01, tracking TCK-48213377 and <PERSON_7>."
 )
 
 
