@@ -111,10 +111,15 @@ def evaluate(
     return {mode: recall(kb, tenant, cases, mode, key) for mode in MODES}
 
 
-def print_table(title: str, results: dict[str, dict[int, float]], queries: int) -> None:
-    print(f"\n{title} ({queries} queries)")
+def ceiling(cases: Sequence[Case], ks: Sequence[int] = KS) -> dict[int, float]:
+    """The best recall@k possible: a query with more than k relevant documents cannot reach 1."""
+    return {k: sum(min(k, len(c.relevant)) / len(c.relevant) for c in cases) / len(cases) for k in ks}
+
+
+def print_table(title: str, results: dict[str, dict[int, float]], cases: Sequence[Case]) -> None:
+    print(f"\n{title} ({len(cases)} queries)")
     print(f"  {'mode':<8} " + " ".join(f"{'recall@' + str(k):>10}" for k in KS))
-    for mode, row in results.items():
+    for mode, row in {**results, "ceiling": ceiling(cases)}.items():
         print(f"  {mode:<8} " + " ".join(f"{row[k]:>10.3f}" for k in KS))
 
 
@@ -130,14 +135,14 @@ def main() -> None:
         started = time.perf_counter()
         ingest_paths(kb, "demo", [DEMO_DOCS_DIR])
         cases = demo_cases()
-        print_table("Bundled demo KB", evaluate(kb, "demo", cases, source_name), len(cases))
+        print_table("Bundled demo KB", evaluate(kb, "demo", cases, source_name), cases)
         if not (TAU2_DIR / "documents").is_dir():
             print(f"\ntau2 banking data not found at {TAU2_DIR.resolve()}: skipped")
             return
         report = ingest_paths(kb, "tau2", [TAU2_DIR / "documents"], progress=True)
         print(f"\ntau2 index: {report.summary()} in {time.perf_counter() - started:.0f} s")
         cases = tau2_cases()
-        print_table("tau2 banking_knowledge", evaluate(kb, "tau2", cases, source_stem), len(cases))
+        print_table("tau2 banking_knowledge", evaluate(kb, "tau2", cases, source_stem), cases)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,71 @@
+"""Retrieval quality floors (a little below what was measured): a regression in ranking fails here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.retrieval_eval import (
+    TAU2_DIR,
+    build_query,
+    demo_cases,
+    evaluate,
+    source_name,
+    source_stem,
+    tau2_cases,
+)
+from knowledge import DEMO_DOCS_DIR
+
+
+def test_every_demo_question_points_at_a_bundled_article() -> None:
+    cases = demo_cases()
+    assert len(cases) >= 30
+    articles = {p.name for p in DEMO_DOCS_DIR.glob("*.md")}
+    assert 25 <= len(articles) <= 40
+    assert all(case.relevant <= articles for case in cases)
+
+
+def test_demo_kb_recall_floors(demo_knowledge: Any) -> None:
+    # Measured: vector 0.974/1.000, keyword 0.897/1.000, hybrid 1.000/1.000 (recall@5 / recall@10).
+    results = evaluate(demo_knowledge, "default", demo_cases(), source_name)
+    assert results["hybrid"][5] >= 0.95 and results["hybrid"][10] >= 0.97
+    assert results["vector"][5] >= 0.90
+    assert results["keyword"][5] >= 0.80
+    assert results["hybrid"][5] >= results["vector"][5] - 0.03
+
+
+def test_tau2_queries_drop_role_play_boilerplate_and_identity_data() -> None:
+    query = build_query(
+        "You are playing the role of a customer.\n"
+        "**Your situation:** My Silver Rewards Card cash back looks wrong.\n"
+        "- Your date of birth is 07/22/1985 and your phone number is 206-555-0293.\n## How to Behave\n"
+        "Never respond as a customer service representative."
+    )
+    assert query == "Your situation: My Silver Rewards Card cash back looks wrong."
+
+
+@pytest.fixture(scope="session")
+def tau2_kb(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Any:
+    """The 698 tau2 banking documents, embedded once per session (1-4 minutes on 2 busy cores)."""
+    if not (TAU2_DIR / "documents").is_dir():
+        pytest.skip(f"tau2 eval data not found at {TAU2_DIR}")
+    from knowledge import ingest_paths, open_knowledge_base
+
+    kb = open_knowledge_base(
+        chroma_path=tmp_path_factory.mktemp("tau2"), chroma_url=None, models_dir=models_dir
+    )
+    report = ingest_paths(kb, "tau2", [TAU2_DIR / "documents"])
+    assert report.documents == 698 and not report.skipped
+    return kb
+
+
+@pytest.mark.slow
+def test_tau2_recall_floors(tau2_kb: Any) -> None:
+    # Measured: vector 0.144/0.243, keyword 0.181/0.266, hybrid 0.200/0.282; ceiling 0.619/0.871
+    # (tasks need 1-30 documents each, so recall@5 cannot reach 1).
+    results = evaluate(tau2_kb, "tau2", tau2_cases(), source_stem)
+    assert results["hybrid"][5] >= 0.18 and results["hybrid"][10] >= 0.25
+    assert results["vector"][10] >= 0.21 and results["keyword"][10] >= 0.23
+    assert results["hybrid"][10] > results["vector"][10]
