@@ -17,8 +17,9 @@ from collections.abc import Callable
 
 
 class PromptCacheKeys:
-    def __init__(self, *, per_key_rpm: int = 15, window_s: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, *, per_key_rpm: int = 15, window_s: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.per_key_rpm = per_key_rpm
         self.window_s = window_s
         self._clock = clock

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
-
-from langchain_core.language_models import BaseChatModel
 
 from tools.backends.base import StoreBackend
 
@@ -28,8 +26,18 @@ class ValueRedactor(Protocol):
 class ApprovalDesk(Protocol):
     """Where sensitive tool calls wait for staff (implemented by api.approvals)."""
 
-    def request(self, *, tenant: str, conversation_id: str, customer_id: str | None, actor: str | None,
-                tool_call_id: str, tool: str, args: dict[str, Any], checks: list[str]) -> str: ...
+    def request(
+        self,
+        *,
+        tenant: str,
+        conversation_id: str,
+        customer_id: str | None,
+        actor: str | None,
+        tool_call_id: str,
+        tool: str,
+        args: dict[str, Any],
+        checks: list[str],
+    ) -> str: ...
 
     def decision(self, approval_id: str) -> tuple[str, str | None]: ...
 
@@ -43,7 +51,7 @@ class TurnContext:
     customer_id: str | None
     actor: str | None
     backend: StoreBackend
-    model: BaseChatModel  # already bound to the tool schemas
+    model: Any  # a chat model (or FallbackChatModel) already bound to the tool schemas
     redactor: ValueRedactor | None = None
     retriever: Retriever | None = None
     approvals: ApprovalDesk | None = None

@@ -1,4 +1,4 @@
-"""The Deskpilot graph: retrieve -> model <-> tools (-> await_approval), ending on a reply or an honest stop."""
+"""The Deskpilot graph: retrieve -> model <-> tools (-> await_approval), ending on a reply or a clear stop."""
 
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ from agent.nodes import (
 from agent.state import AgentState
 
 
-def build_graph(checkpointer: BaseCheckpointSaver | None) -> CompiledStateGraph:
+def build_graph(
+    checkpointer: BaseCheckpointSaver | None,
+) -> CompiledStateGraph[AgentState, TurnContext, AgentState, AgentState]:
     """Built per process with the caller's checkpointer, never at import time."""
     graph = StateGraph(AgentState, context_schema=TurnContext)
     graph.add_node("retrieve", retrieve)

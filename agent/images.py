@@ -31,8 +31,13 @@ class ImageRef:
 
     def audit_record(self) -> dict[str, Any]:
         """What the audit trail keeps: never the content."""
-        return {"sha256": self.sha256, "size_bytes": self.size_bytes, "media_type": self.media_type,
-                "remote": self.size_bytes is None, "detail": self.detail}
+        return {
+            "sha256": self.sha256,
+            "size_bytes": self.size_bytes,
+            "media_type": self.media_type,
+            "remote": self.size_bytes is None,
+            "detail": self.detail,
+        }
 
     def message_part(self) -> dict[str, Any]:
         return {"type": "image_url", "image_url": {"url": self.url, "detail": self.detail}}
@@ -46,7 +51,9 @@ def parse_image(url: str, *, detail: Detail, max_bytes: int) -> ImageRef:
         return ImageRef(url, detail, hashlib.sha256(url.encode()).hexdigest(), None, None)
     match = DATA_URL.match(url)
     if match is None:
-        raise ImageError("image_url must be an https URL or a base64 data URL of a png, jpeg, gif or webp image")
+        raise ImageError(
+            "image_url must be an https URL or a base64 data URL of a png, jpeg, gif or webp image"
+        )
     if len(match.group(2)) * 3 // 4 > max_bytes:
         raise ImageTooLarge(f"image is larger than the {max_bytes} byte limit")
     try:

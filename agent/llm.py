@@ -82,7 +82,12 @@ class FallbackChatModel:
             except Exception as error:  # noqa: BLE001 - any failure moves us down the chain
                 link.breaker.record_failure()
                 errors.append(f"{link.name}: {type(error).__name__}")
-                log.warning("model %s failed (%s: %s); trying the next one", link.name, type(error).__name__, str(error)[:200])
+                log.warning(
+                    "model %s failed (%s: %s); trying the next one",
+                    link.name,
+                    type(error).__name__,
+                    str(error)[:200],
+                )
                 continue
             link.breaker.record_success()
             reply.response_metadata.setdefault("model_name", link.name)
@@ -113,12 +118,23 @@ def build_model_chain(
     links: list[ModelLink] = []
     if api_key:
         for name in [model, *fallback_models]:
-            chat = openai_chat_model(name, api_key=api_key, base_url=base_url, timeout_s=timeout_s,
-                                     max_retries=max_retries, max_tokens=max_tokens,
-                                     temperature=temperature, extra=extra)
-            links.append(ModelLink(name, chat.bind_tools(list(tools)),
-                                   CircuitBreaker(failure_threshold=failure_threshold,
-                                                  reset_after_s=reset_after_s)))
+            chat = openai_chat_model(
+                name,
+                api_key=api_key,
+                base_url=base_url,
+                timeout_s=timeout_s,
+                max_retries=max_retries,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                extra=extra,
+            )
+            links.append(
+                ModelLink(
+                    name,
+                    chat.bind_tools(list(tools)),
+                    CircuitBreaker(failure_threshold=failure_threshold, reset_after_s=reset_after_s),
+                )
+            )
     offline = OfflineChatModel().bind_tools(list(tools))
     links.append(ModelLink(OFFLINE_MODEL_NAME, offline, CircuitBreaker(failure_threshold=10**9)))
     return FallbackChatModel(links)

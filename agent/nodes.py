@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from functools import partial
 from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, AnyMessage, SystemMessage, ToolMessage
@@ -52,8 +53,12 @@ async def call_model(state: AgentState, runtime: Runtime[TurnContext]) -> dict[s
     reply = await ctx.model.ainvoke(messages, **extra)
     if ctx.draft_only and isinstance(reply, AIMessage) and reply.tool_calls:
         # A human owns the conversation: the copilot drafts, it does not act.
-        reply = AIMessage(content=str(reply.content) or DRAFT_FALLBACK_REPLY,
-                          response_metadata=reply.response_metadata, usage_metadata=reply.usage_metadata, id=reply.id)
+        reply = AIMessage(
+            content=str(reply.content) or DRAFT_FALLBACK_REPLY,
+            response_metadata=reply.response_metadata,
+            usage_metadata=reply.usage_metadata,
+            id=reply.id,
+        )
     return {"messages": [reply], "model_calls": state.get("model_calls", 0) + 1}
 
 
@@ -77,21 +82,39 @@ async def run_tools(state: AgentState, runtime: Runtime[TurnContext]) -> dict[st
             if spec is not None and spec.sensitive:
                 checks = await run_in_threadpool(check_tool, name, trusted_args, tool_ctx)
                 if ctx.approvals is None:
-                    raise PolicyViolation("Changes like this need a staff member, and none is available here.")
+                    raise PolicyViolation(
+                        "Changes like this need a staff member, and none is available here."
+                    )
                 approval_id = await run_in_threadpool(
-                    lambda: ctx.approvals.request(  # type: ignore[union-attr]
-                        tenant=ctx.tenant, conversation_id=ctx.conversation_id, customer_id=ctx.customer_id,
-                        actor=ctx.actor, tool_call_id=call["id"], tool=name, args=args, checks=checks))
-                pending.append({"approval_id": approval_id, "tool_call_id": call["id"], "name": name,
-                                "args": args})
-                ctx.tool_events.append({"name": name, "args": args, "status": "pending_approval",
-                                        "result": {"approval_id": approval_id, "checks": checks}})
+                    partial(
+                        ctx.approvals.request,
+                        tenant=ctx.tenant,
+                        conversation_id=ctx.conversation_id,
+                        customer_id=ctx.customer_id,
+                        actor=ctx.actor,
+                        tool_call_id=str(call["id"]),
+                        tool=name,
+                        args=args,
+                        checks=checks,
+                    )
+                )
+                pending.append(
+                    {"approval_id": approval_id, "tool_call_id": call["id"], "name": name, "args": args}
+                )
+                ctx.tool_events.append(
+                    {
+                        "name": name,
+                        "args": args,
+                        "status": "pending_approval",
+                        "result": {"approval_id": approval_id, "checks": checks},
+                    }
+                )
                 continue
             result: Any = await run_in_threadpool(run_tool, name, trusted_args, tool_ctx)
             status = "ok"
         except ToolError as error:
             result, status = error.as_result(), "error"
-        results.append(_tool_message(ctx, call["id"], name, args, result, status))
+        results.append(_tool_message(ctx, str(call["id"]), name, args, result, status))
     return {"messages": results, "pending": pending}
 
 
@@ -110,16 +133,20 @@ async def await_approval(state: AgentState, runtime: Runtime[TurnContext]) -> di
     for item in pending:
         decision, note = await run_in_threadpool(ctx.approvals.decision, item["approval_id"])
         if decision == "rejected":
-            result: Any = {"error": "rejected_by_staff", "approval_id": item["approval_id"],
-                           "message": "A staff member declined this request."
-                           + (f" Their note: {note}" if note else "")}
+            result: Any = {
+                "error": "rejected_by_staff",
+                "approval_id": item["approval_id"],
+                "message": "A staff member declined this request." + (f" Their note: {note}" if note else ""),
+            }
             status = "error"
         else:
             trusted_args = _restore(ctx, item["args"])
             exec_ctx = replace(_tool_context(ctx), idempotency_key=item["approval_id"])
 
-            def run(backend: Any, name: str = item["name"], args: Any = trusted_args) -> dict[str, Any]:
-                return run_tool(name, args, replace(exec_ctx, backend=backend))
+            def run(
+                backend: Any, name: str = item["name"], args: Any = trusted_args, base: ToolContext = exec_ctx
+            ) -> dict[str, Any]:
+                return run_tool(name, args, replace(base, backend=backend))
 
             try:
                 result = await run_in_threadpool(ctx.approvals.execute, item["approval_id"], run)
@@ -131,8 +158,13 @@ async def await_approval(state: AgentState, runtime: Runtime[TurnContext]) -> di
 
 
 def _tool_context(ctx: TurnContext) -> ToolContext:
-    return ToolContext(tenant=ctx.tenant, customer_id=ctx.customer_id, backend=ctx.backend,
-                       conversation_id=ctx.conversation_id, actor=ctx.actor)
+    return ToolContext(
+        tenant=ctx.tenant,
+        customer_id=ctx.customer_id,
+        backend=ctx.backend,
+        conversation_id=ctx.conversation_id,
+        actor=ctx.actor,
+    )
 
 
 def _restore(ctx: TurnContext, args: Any) -> Any:
@@ -141,15 +173,23 @@ def _restore(ctx: TurnContext, args: Any) -> Any:
     return ctx.redactor.restore_value(args, tenant=ctx.tenant, conversation_id=ctx.conversation_id)
 
 
-def _tool_message(ctx: TurnContext, call_id: str, name: str, args: Any, result: Any, status: str) -> ToolMessage:
+def _tool_message(
+    ctx: TurnContext, call_id: str, name: str, args: Any, result: Any, status: str
+) -> ToolMessage:
     """Redacts the result before the model (or the checkpoint) sees it, and notes it for the reply."""
     if ctx.redactor is not None:
-        result, counts = redact_result(ctx.redactor, result, tenant=ctx.tenant, conversation_id=ctx.conversation_id)
+        result, counts = redact_result(
+            ctx.redactor, result, tenant=ctx.tenant, conversation_id=ctx.conversation_id
+        )
         for entity, count in counts.items():
             ctx.redaction_counts[entity] = ctx.redaction_counts.get(entity, 0) + count
     ctx.tool_events.append({"name": name, "args": args, "status": status, "result": result})
-    return ToolMessage(content=json.dumps(result, ensure_ascii=False, default=str), tool_call_id=call_id,
-                       name=name, status="error" if status == "error" else "success")
+    return ToolMessage(
+        content=json.dumps(result, ensure_ascii=False, default=str),
+        tool_call_id=call_id,
+        name=name,
+        status="error" if status == "error" else "success",
+    )
 
 
 async def give_up(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
@@ -158,20 +198,30 @@ async def give_up(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str,
     closing: list[AnyMessage] = []
     if isinstance(last, AIMessage):
         closing = [
-            ToolMessage(content=json.dumps({"error": "step_limit", "message": "not run: step limit reached"}),
-                        tool_call_id=call["id"], name=call["name"], status="error")
+            ToolMessage(
+                content=json.dumps({"error": "step_limit", "message": "not run: step limit reached"}),
+                tool_call_id=str(call["id"]),
+                name=call["name"],
+                status="error",
+            )
             for call in last.tool_calls
         ]
     runtime.context.tool_events.append({"name": "step_limit", "args": {}, "status": "error", "result": None})
-    return {"messages": [*closing, AIMessage(content=STEP_LIMIT_REPLY,
-                                             response_metadata={"model_name": "deskpilot-step-limit"})]}
+    return {
+        "messages": [
+            *closing,
+            AIMessage(content=STEP_LIMIT_REPLY, response_metadata={"model_name": "deskpilot-step-limit"}),
+        ]
+    }
 
 
 def route_after_tools(state: AgentState) -> Literal["await_approval", "model"]:
     return "await_approval" if state.get("pending") else "model"
 
 
-def route_after_model(state: AgentState, runtime: Runtime[TurnContext]) -> Literal["tools", "give_up", "__end__"]:
+def route_after_model(
+    state: AgentState, runtime: Runtime[TurnContext]
+) -> Literal["tools", "give_up", "__end__"]:
     last = state["messages"][-1]
     if not isinstance(last, AIMessage) or not last.tool_calls:
         return "__end__"
@@ -182,7 +232,7 @@ def route_after_model(state: AgentState, runtime: Runtime[TurnContext]) -> Liter
 
 def _passage_dict(passage: Any) -> dict[str, Any]:
     data = passage if isinstance(passage, dict) else passage.model_dump()
-    return {key: data.get(key) for key in
-            ("chunk_id", "document_id", "title", "section", "source", "text", "score", "flagged")}
-
-
+    return {
+        key: data.get(key)
+        for key in ("chunk_id", "document_id", "title", "section", "source", "text", "score", "flagged")
+    }

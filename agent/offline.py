@@ -15,7 +15,13 @@ from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, AnyMessage, HumanMessage, ToolMessage
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    HumanMessage,
+    ToolMessage,
+)
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
@@ -36,12 +42,16 @@ INTENTS: dict[str, re.Pattern[str]] = {
     ),
 }
 EXPLICIT_REQUEST_RE = re.compile(
-    r"\b(i want|i'd like|i would like|please|refund me|issue|process|go ahead|request it)\b", re.I)
+    r"\b(i want|i'd like|i would like|please|refund me|issue|process|go ahead|request it)\b", re.I
+)
 AFFIRMATIVE_RE = re.compile(r"^\W*(yes|yeah|yep|sure|ok(ay)?|please do|go ahead)\b", re.I)
 OFFER_TO_REQUEST = "Would you like me to request it?"
 REFUND_REASONS = (
     ("damaged", re.compile(r"\b(damaged|dented|cracked|torn)\b", re.I)),
-    ("defective", re.compile(r"\b(defective|broken|faulty|doesn't work|does not work|stopped working)\b", re.I)),
+    (
+        "defective",
+        re.compile(r"\b(defective|broken|faulty|doesn't work|does not work|stopped working)\b", re.I),
+    ),
     ("wrong_item", re.compile(r"\bwrong (item|size|colou?r|product)\b", re.I)),
     ("not_as_described", re.compile(r"\bnot as (described|pictured|advertised)\b", re.I)),
     ("late_delivery", re.compile(r"\b(late|too long|delayed)\b", re.I)),
@@ -66,7 +76,7 @@ class OfflineChatModel(BaseChatModel):
 
     def _generate(
         self,
-        messages: list[AnyMessage],
+        messages: list[BaseMessage],
         stop: list[str] | None = None,
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
@@ -76,7 +86,7 @@ class OfflineChatModel(BaseChatModel):
 
     def _stream(
         self,
-        messages: list[AnyMessage],
+        messages: list[BaseMessage],
         stop: list[str] | None = None,
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
@@ -105,7 +115,7 @@ class OfflineChatModel(BaseChatModel):
                 run_manager.on_llm_new_token(word, chunk=ChatGenerationChunk(message=chunk))
             yield ChatGenerationChunk(message=chunk)
 
-    def _respond(self, messages: list[AnyMessage], tools: list[dict[str, Any]]) -> AIMessage:
+    def _respond(self, messages: list[BaseMessage], tools: list[dict[str, Any]]) -> AIMessage:
         turn_start = _last_customer_message_index(messages)
         question = message_text(messages[turn_start]) if turn_start is not None else ""
         this_turn = messages[turn_start + 1 :] if turn_start is not None else []
@@ -133,7 +143,7 @@ class OfflineChatModel(BaseChatModel):
 # --- planning ------------------------------------------------------------------------------------------
 
 
-def plan_tool_calls(question: str, history: list[AnyMessage], tool_names: set[str]) -> list[dict[str, Any]]:
+def plan_tool_calls(question: str, history: list[BaseMessage], tool_names: set[str]) -> list[dict[str, Any]]:
     """Which tools a careful agent would call first, from the customer's words alone."""
     orders = ORDER_RE.findall(question)
     if not orders:  # "Can I get a refund for it?" refers to the order discussed earlier
@@ -150,8 +160,13 @@ def plan_tool_calls(question: str, history: list[AnyMessage], tool_names: set[st
 
     if "human" in wants and "escalate_to_human" in tool_names:
         category = "angry_customer" if ANGRY_RE.search(question) else "other"
-        calls.append(_call("escalate_to_human", reason_category=category,
-                           summary="Customer asked to speak with a person."))
+        calls.append(
+            _call(
+                "escalate_to_human",
+                reason_category=category,
+                summary="Customer asked to speak with a person.",
+            )
+        )
         return calls
     for order in dict.fromkeys(orders):
         if ("refund" in wants or "cancel" in wants) and "lookup_refund" in tool_names:
@@ -161,12 +176,14 @@ def plan_tool_calls(question: str, history: list[AnyMessage], tool_names: set[st
     return calls
 
 
-def plan_refund(question: str, this_turn: list[AnyMessage]) -> list[dict[str, Any]]:
+def plan_refund(question: str, this_turn: list[BaseMessage]) -> list[dict[str, Any]]:
     """After lookup_refund says eligible, propose the refund the customer explicitly asked for.
 
     Proposing is all the engine can do: the tool node checks policy and a staff member approves.
     """
-    if any(isinstance(m, AIMessage) and any(c["name"] == "issue_refund" for c in m.tool_calls) for m in this_turn):
+    if any(
+        isinstance(m, AIMessage) and any(c["name"] == "issue_refund" for c in m.tool_calls) for m in this_turn
+    ):
         return []
     for message in this_turn:
         if not (isinstance(message, ToolMessage) and message.name == "lookup_refund"):
@@ -178,17 +195,24 @@ def plan_refund(question: str, this_turn: list[AnyMessage]) -> list[dict[str, An
         eligibility = data.get("eligibility") or {}
         if eligibility.get("eligible") and eligibility.get("refundable_amount"):
             reason = next((name for name, pattern in REFUND_REASONS if pattern.search(question)), "other")
-            return [_call("issue_refund", order_number=data["order_number"],
-                          amount=float(eligibility["refundable_amount"]), reason=reason)]
+            return [
+                _call(
+                    "issue_refund",
+                    order_number=data["order_number"],
+                    amount=float(eligibility["refundable_amount"]),
+                    reason=reason,
+                )
+            ]
     return []
 
 
-def _asks_to_refund(question: str, history: list[AnyMessage]) -> bool:
-    return bool(INTENTS["refund"].search(question) and EXPLICIT_REQUEST_RE.search(question)) or _accepts_offer(
-        question, history)
+def _asks_to_refund(question: str, history: list[BaseMessage]) -> bool:
+    return bool(
+        INTENTS["refund"].search(question) and EXPLICIT_REQUEST_RE.search(question)
+    ) or _accepts_offer(question, history)
 
 
-def _accepts_offer(question: str, history: list[AnyMessage]) -> bool:
+def _accepts_offer(question: str, history: list[BaseMessage]) -> bool:
     """'Yes please' right after we offered to request the refund."""
     if not AFFIRMATIVE_RE.search(question):
         return False
@@ -217,7 +241,9 @@ def compose_answer(
             parts.append(f"From our help centre ({title}): {_first_sentences(text)} [{number}]")
     if not parts:
         if ORDER_RE.search(question) is None and INTENTS["status"].search(question):
-            parts.append("I can check that for you. Could you give me your order number? It looks like ORD-123456.")
+            parts.append(
+                "I can check that for you. Could you give me your order number? It looks like ORD-123456."
+            )
         else:
             parts.append(
                 "I couldn't find an answer to that in our help centre. I can pass your question to our "
@@ -234,23 +260,30 @@ def describe_tool_result(message: ToolMessage) -> str:
     if isinstance(data, dict) and "error" in data:
         return f"I couldn't complete that: {data.get('message', data['error'])}"
     if isinstance(data, dict) and data.get("pending_approval"):
-        return ("I've passed your request to a member of our team for approval; you'll hear back as soon as "
-                "they have reviewed it.")
+        return (
+            "I've passed your request to a member of our team for approval; you'll hear back as soon as "
+            "they have reviewed it."
+        )
     name = message.name or ""
     if name == "lookup_order":
         return _describe_order(data)
     if name == "lookup_refund":
         return _describe_refund(data)
     if name == "escalate_to_human":
-        return ("I've handed this conversation to a member of our support team"
-                + (f" (ticket {data['ticket_id']})" if isinstance(data, dict) and data.get("ticket_id") else "")
-                + "; they'll reply here as soon as possible.")
+        return (
+            "I've handed this conversation to a member of our support team"
+            + (f" (ticket {data['ticket_id']})" if isinstance(data, dict) and data.get("ticket_id") else "")
+            + "; they'll reply here as soon as possible."
+        )
     if name == "issue_refund" and isinstance(data, dict) and data.get("executed"):
         window = data.get("arrives_between") or []
         when = f" It should reach {data.get('refunded_to') or 'your original payment method'}" + (
-            f" between {window[0]} and {window[1]}." if len(window) == 2 else ".")
-        return f"Your refund of {data.get('amount')} {data.get('currency', '')} for order {data.get('order_number')} " \
-               f"has been issued (refund {data.get('refund_id')}).{when}"
+            f" between {window[0]} and {window[1]}." if len(window) == 2 else "."
+        )
+        return (
+            f"Your refund of {data.get('amount')} {data.get('currency', '')} for order "
+            f"{data.get('order_number')} has been issued (refund {data.get('refund_id')}).{when}"
+        )
     if name in ("cancel_order", "update_shipping_address") and isinstance(data, dict):
         done = "cancelled" if name == "cancel_order" else "updated with the new shipping address"
         return f"Order {data.get('order_number')} has been {done}."
@@ -308,7 +341,7 @@ def _first_sentences(text: str, limit: int = 320) -> str:
     return out
 
 
-def _passages(messages: list[AnyMessage]) -> list[tuple[int, str, str]]:
+def _passages(messages: list[BaseMessage]) -> list[tuple[int, str, str]]:
     found: list[tuple[int, str, str]] = []
     for message in messages:
         if not is_reference_message(message):
@@ -324,29 +357,31 @@ def _passages(messages: list[AnyMessage]) -> list[tuple[int, str, str]]:
     return found
 
 
-def _after_last_tool_call(messages: list[AnyMessage]) -> list[ToolMessage]:
+def _after_last_tool_call(messages: list[BaseMessage]) -> list[ToolMessage]:
     """The results of the most recent round of tool calls: what the answer should be about now."""
     for i in range(len(messages) - 1, -1, -1):
         message = messages[i]
         if isinstance(message, AIMessage) and message.tool_calls:
-            return [m for m in messages[i + 1:] if isinstance(m, ToolMessage)]
+            return [m for m in messages[i + 1 :] if isinstance(m, ToolMessage)]
     return []
 
 
-def _last_customer_message_index(messages: list[AnyMessage]) -> int | None:
+def _last_customer_message_index(messages: list[BaseMessage]) -> int | None:
     for i in range(len(messages) - 1, -1, -1):
         if is_customer_message(messages[i]):
             return i
     return None
 
 
-def message_text(message: AnyMessage) -> str:
+def message_text(message: BaseMessage) -> str:
     if isinstance(message.content, str):
         return message.content
-    return " ".join(p.get("text", "") for p in message.content if isinstance(p, dict) and p.get("type") == "text")
+    return " ".join(
+        p.get("text", "") for p in message.content if isinstance(p, dict) and p.get("type") == "text"
+    )
 
 
-def _has_images(message: AnyMessage) -> bool:
+def _has_images(message: BaseMessage) -> bool:
     return isinstance(message.content, list) and any(
         isinstance(part, dict) and part.get("type") == "image_url" for part in message.content
     )

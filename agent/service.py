@@ -18,7 +18,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
 from agent.cache_keys import PromptCacheKeys
-from agent.context import ApprovalDesk, Retriever, TurnContext
+from agent.context import ApprovalDesk, Retriever, TurnContext, ValueRedactor
 from agent.images import ImageRef
 from agent.offline import OFFLINE_MODEL_NAME
 from agent.pricing import PRICES, ModelPrice, cost_usd, price_for
@@ -32,18 +32,21 @@ CITATION_RE = re.compile(r"\[(\d{1,2})\]")
 
 
 class AuditSink(Protocol):
-    def record(self, *, tenant: str, type: str, actor: str | None = None,
-               conversation_id: str | None = None, payload: dict[str, Any] | None = None) -> Any: ...
+    def record(
+        self,
+        *,
+        tenant: str,
+        type: str,
+        actor: str | None = None,
+        conversation_id: str | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> Any: ...
 
 
-class Redactor(Protocol):
+class Redactor(ValueRedactor, Protocol):
     async def aredact(self, text: str, *, tenant: str, conversation_id: str) -> Any: ...
 
     def restore(self, text: str, *, tenant: str, conversation_id: str) -> str: ...
-
-    def redact_value(self, obj: Any, *, tenant: str, conversation_id: str) -> tuple[Any, dict[str, int]]: ...
-
-    def restore_value(self, obj: Any, *, tenant: str, conversation_id: str) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,7 @@ class TurnEvent:
 
 @dataclass
 class AgentService:
-    graph: CompiledStateGraph
+    graph: CompiledStateGraph[Any, Any, Any, Any]
     model: Any  # FallbackChatModel: what call_model invokes
     backend: StoreBackend
     audit: AuditSink
@@ -107,14 +110,25 @@ class AgentService:
         """Yields token deltas (restored), tool calls as they finish, then the final TurnResult."""
         scope = {"tenant": request.tenant, "conversation_id": request.conversation_id}
         user_text, counts = await self._redact(request.text, scope)
-        self.audit.record(tenant=request.tenant, type="turn.received", actor=request.actor,
-                          conversation_id=request.conversation_id,
-                          payload={"channel": request.channel, "content": user_text, "redactions": counts,
-                                   "draft_only": request.draft_only,
-                                   "images": [image.audit_record() for image in request.images]})
+        self.audit.record(
+            tenant=request.tenant,
+            type="turn.received",
+            actor=request.actor,
+            conversation_id=request.conversation_id,
+            payload={
+                "channel": request.channel,
+                "content": user_text,
+                "redactions": counts,
+                "draft_only": request.draft_only,
+                "images": [image.audit_record() for image in request.images],
+            },
+        )
         content: Any = user_text
         if request.images:
-            content = [{"type": "text", "text": user_text}, *(image.message_part() for image in request.images)]
+            content = [
+                {"type": "text", "text": user_text},
+                *(image.message_part() for image in request.images),
+            ]
         human = HumanMessage(content=content, id=f"msg_{uuid.uuid4().hex}")
         async for event in self._run(request, {"messages": [human]}, user_text, counts):
             yield event
@@ -135,21 +149,31 @@ class AgentService:
             return []
         return [p["approval_id"] for p in state.values.get("pending") or []]
 
-    async def _run(self, request: TurnRequest, graph_input: Any, user_text: str,
-                   counts: dict[str, int]) -> AsyncIterator[TurnEvent]:
+    async def _run(
+        self, request: TurnRequest, graph_input: Any, user_text: str, counts: dict[str, int]
+    ) -> AsyncIterator[TurnEvent]:
         scope = {"tenant": request.tenant, "conversation_id": request.conversation_id}
         ctx = TurnContext(
-            tenant=request.tenant, conversation_id=request.conversation_id, customer_id=request.customer_id,
-            actor=request.actor, backend=self.backend, model=self.model, redactor=self.redactor,
-            retriever=self.retriever, retrieval_k=self.retrieval_k, max_steps=self.max_steps,
-            draft_only=request.draft_only, approvals=self.approvals,
+            tenant=request.tenant,
+            conversation_id=request.conversation_id,
+            customer_id=request.customer_id,
+            actor=request.actor,
+            backend=self.backend,
+            model=self.model,
+            redactor=self.redactor,
+            retriever=self.retriever,
+            retrieval_k=self.retrieval_k,
+            max_steps=self.max_steps,
+            draft_only=request.draft_only,
+            approvals=self.approvals,
             prompt_cache_key=self.cache_keys.key_for(request.tenant, request.conversation_id),
         )
         config = _config(request.tenant, request.conversation_id)
         before = len((await self.graph.aget_state(config)).values.get("messages", []))
         stream = PlaceholderStream(self._restorer(scope))
         reported = 0
-        async for mode, payload in self.graph.astream(
+        graph: Any = self.graph  # astream's overloads do not cover a list of stream modes with a context
+        async for mode, payload in graph.astream(
             graph_input, config, context=ctx, stream_mode=["messages", "updates"]
         ):
             if mode == "messages":
@@ -168,16 +192,32 @@ class AgentService:
         paused = "await_approval" in (state.next or ())
         result = self._result(request, state.values, before, paused, user_text, counts, ctx, scope)
         for event in ctx.tool_events:
-            self.audit.record(tenant=request.tenant, type=_tool_event_type(event), actor=request.actor,
-                              conversation_id=request.conversation_id,
-                              payload={"tool": event["name"], "args": event["args"], "status": event["status"],
-                                       "result_status": _result_status(event)})
-        self.audit.record(tenant=request.tenant, type="reply.sent", actor=request.actor,
-                          conversation_id=request.conversation_id,
-                          payload={"model": result.model, "degraded": result.degraded,
-                                   "content": result.reply_redacted, "usage": result.usage,
-                                   "citations": [c["chunk_id"] for c in result.citations],
-                                   "pending_approval": result.pending_approval})
+            self.audit.record(
+                tenant=request.tenant,
+                type=_tool_event_type(event),
+                actor=request.actor,
+                conversation_id=request.conversation_id,
+                payload={
+                    "tool": event["name"],
+                    "args": event["args"],
+                    "status": event["status"],
+                    "result_status": _result_status(event),
+                },
+            )
+        self.audit.record(
+            tenant=request.tenant,
+            type="reply.sent",
+            actor=request.actor,
+            conversation_id=request.conversation_id,
+            payload={
+                "model": result.model,
+                "degraded": result.degraded,
+                "content": result.reply_redacted,
+                "usage": result.usage,
+                "citations": [c["chunk_id"] for c in result.citations],
+                "pending_approval": result.pending_approval,
+            },
+        )
         yield TurnEvent("final", result)
 
     # --- helpers ------------------------------------------------------------------------------------
@@ -195,11 +235,24 @@ class AgentService:
         return lambda text: redactor.restore(text, **scope)
 
     def _public_tool_event(self, event: dict[str, Any], scope: dict[str, str]) -> dict[str, Any]:
-        return {"name": event["name"], "args": event["args"], "status": event["status"],
-                "result": event["result"]}
+        return {
+            "name": event["name"],
+            "args": event["args"],
+            "status": event["status"],
+            "result": event["result"],
+        }
 
-    def _result(self, request: TurnRequest, values: dict[str, Any], before: int, paused: bool, user_text: str,
-                counts: dict[str, int], ctx: TurnContext, scope: dict[str, str]) -> TurnResult:
+    def _result(
+        self,
+        request: TurnRequest,
+        values: dict[str, Any],
+        before: int,
+        paused: bool,
+        user_text: str,
+        counts: dict[str, int],
+        ctx: TurnContext,
+        scope: dict[str, str],
+    ) -> TurnResult:
         this_turn = values.get("messages", [])[before:]
         replies = [m for m in this_turn if isinstance(m, AIMessage)]
         final = replies[-1] if replies else AIMessage(content="")
@@ -207,21 +260,31 @@ class AgentService:
         pending = [p["approval_id"] for p in values.get("pending") or []] if paused else []
         if pending and not reply_redacted.strip():
             reply_redacted = PENDING_APPROVAL_REPLY
-        model = str(final.response_metadata.get("deskpilot_model")
-                    or final.response_metadata.get("model_name") or OFFLINE_MODEL_NAME)
+        model = str(
+            final.response_metadata.get("deskpilot_model")
+            or final.response_metadata.get("model_name")
+            or OFFLINE_MODEL_NAME
+        )
         redactions = dict(counts)
         for entity, count in ctx.redaction_counts.items():
             redactions[entity] = redactions.get(entity, 0) + count
-        handoff = next((e["result"] for e in ctx.tool_events
-                        if e["name"] == "escalate_to_human" and e["status"] == "ok"), None)
+        handoff = next(
+            (
+                e["result"]
+                for e in ctx.tool_events
+                if e["name"] == "escalate_to_human" and e["status"] == "ok"
+            ),
+            None,
+        )
         return TurnResult(
             conversation_id=request.conversation_id,
             reply=self._restorer(scope)(reply_redacted),
             reply_redacted=reply_redacted,
             user_text_redacted=user_text,
             citations=used_citations(reply_redacted, values.get("passages") or []),
-            tool_calls=[self._public_tool_event(e, scope) for e in ctx.tool_events
-                        if e["name"] != "step_limit"],
+            tool_calls=[
+                self._public_tool_event(e, scope) for e in ctx.tool_events if e["name"] != "step_limit"
+            ],
             model=model,
             degraded=model != self.primary_model or model == OFFLINE_MODEL_NAME,
             usage=sum_usage([r for r in replies if r.response_metadata.get("deskpilot_model")], self.prices),
@@ -259,23 +322,30 @@ def used_citations(reply: str, passages: list[dict[str, Any]]) -> list[dict[str,
 
 def sum_usage(replies: list[AIMessage], prices: Mapping[str, ModelPrice] = PRICES) -> dict[str, Any]:
     """Tokens and cost of this turn's model calls, in total and per call."""
-    calls = []
+    calls: list[dict[str, Any]] = []
     for reply in replies:
-        usage = reply.usage_metadata or {}
-        model = str(reply.response_metadata.get("model_name")
-                    or reply.response_metadata.get("deskpilot_model") or OFFLINE_MODEL_NAME)
+        usage: dict[str, Any] = dict(reply.usage_metadata or {})
+        model = str(
+            reply.response_metadata.get("model_name")
+            or reply.response_metadata.get("deskpilot_model")
+            or OFFLINE_MODEL_NAME
+        )
         input_tokens = int(usage.get("input_tokens", 0) or 0)
         cached = int((usage.get("input_token_details") or {}).get("cache_read", 0) or 0)
         output_tokens = int(usage.get("output_tokens", 0) or 0)
-        calls.append({
-            "model": model,
-            "input_tokens": input_tokens,
-            "cached_tokens": min(cached, input_tokens),
-            "output_tokens": output_tokens,
-            "cost_usd": float(cost_usd(model, input_tokens, min(cached, input_tokens), output_tokens, prices)),
-            "priced": price_for(model, prices) is not None,
-            "latency_ms": reply.response_metadata.get("latency_ms"),
-        })
+        calls.append(
+            {
+                "model": model,
+                "input_tokens": input_tokens,
+                "cached_tokens": min(cached, input_tokens),
+                "output_tokens": output_tokens,
+                "cost_usd": float(
+                    cost_usd(model, input_tokens, min(cached, input_tokens), output_tokens, prices)
+                ),
+                "priced": price_for(model, prices) is not None,
+                "latency_ms": reply.response_metadata.get("latency_ms"),
+            }
+        )
     return {
         "input_tokens": sum(c["input_tokens"] for c in calls),
         "cached_tokens": sum(c["cached_tokens"] for c in calls),

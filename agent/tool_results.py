@@ -21,7 +21,9 @@ PERSONAL_FIELDS: dict[str, str] = {
 FREE_TEXT_FIELDS = frozenset({"note", "summary", "decision_note"})
 
 
-def redact_result(redactor: Any, result: Any, *, tenant: str, conversation_id: str) -> tuple[Any, dict[str, int]]:
+def redact_result(
+    redactor: Any, result: Any, *, tenant: str, conversation_id: str
+) -> tuple[Any, dict[str, int]]:
     counts: dict[str, int] = {}
 
     def placeholder(kind: str, value: str) -> str:

@@ -27,7 +27,9 @@ DECIDED = {"approve": "approved", "reject": "rejected"}
 
 
 class ApprovalService:
-    def __init__(self, *, engine: Engine, audit: AuditLog, backend: SqlStoreBackend, redactor: Any = None) -> None:
+    def __init__(
+        self, *, engine: Engine, audit: AuditLog, backend: SqlStoreBackend, redactor: Any = None
+    ) -> None:
         self.engine = engine
         self.audit = audit
         self.backend = backend
@@ -36,17 +38,37 @@ class ApprovalService:
 
     # --- the desk the graph uses ------------------------------------------------------------------
 
-    def request(self, *, tenant: str, conversation_id: str, customer_id: str | None, actor: str | None,
-                tool_call_id: str, tool: str, args: dict[str, Any], checks: list[str]) -> str:
+    def request(
+        self,
+        *,
+        tenant: str,
+        conversation_id: str,
+        customer_id: str | None,
+        actor: str | None,
+        tool_call_id: str,
+        tool: str,
+        args: dict[str, Any],
+        checks: list[str],
+    ) -> str:
         """Creates the pending approval, or returns the one already made for this tool call."""
         with Session(self.engine, expire_on_commit=False) as session:
-            existing = session.exec(select(Approval).where(
-                Approval.conversation_id == conversation_id, Approval.tool_call_id == tool_call_id)).first()
+            existing = session.exec(
+                select(Approval).where(
+                    Approval.conversation_id == conversation_id, Approval.tool_call_id == tool_call_id
+                )
+            ).first()
             if existing is not None:
                 return existing.id
-            approval = Approval(tenant=tenant, conversation_id=conversation_id, customer_id=customer_id,
-                                tool_call_id=tool_call_id, tool=tool, args=args, checks=checks,
-                                requested_by=actor)
+            approval = Approval(
+                tenant=tenant,
+                conversation_id=conversation_id,
+                customer_id=customer_id,
+                tool_call_id=tool_call_id,
+                tool=tool,
+                args=args,
+                checks=checks,
+                requested_by=actor,
+            )
             session.add(approval)
             session.commit()
             return approval.id
@@ -66,7 +88,9 @@ class ApprovalService:
                 query = query.with_for_update()
             approval = session.exec(query).one()
             if approval.status in ("executed", "failed") and approval.result is not None:
-                return self._restore(approval, approval.result)  # a replay after a crash or a duplicate resume
+                return self._restore(
+                    approval, approval.result
+                )  # a replay after a crash or a duplicate resume
             if approval.status != "approved":
                 raise ToolError("This request has not been approved by a staff member.")
             try:
@@ -80,10 +104,14 @@ class ApprovalService:
             approval.result = self._redact(approval, result)
             approval.executed_at = utcnow()
             session.add(approval)
-            self.audit.append(session, tenant=approval.tenant, type=f"approval.{approval.status}",
-                              actor=approval.decided_by, conversation_id=approval.conversation_id,
-                              payload={"approval_id": approval.id, "tool": approval.tool,
-                                       "result": approval.result})
+            self.audit.append(
+                session,
+                tenant=approval.tenant,
+                type=f"approval.{approval.status}",
+                actor=approval.decided_by,
+                conversation_id=approval.conversation_id,
+                payload={"approval_id": approval.id, "tool": approval.tool, "result": approval.result},
+            )
             session.commit()
             return result
 
@@ -96,7 +124,9 @@ class ApprovalService:
             raise NotFoundError(f"approval {approval_id} not found")
         return approval
 
-    def list(self, *, tenant: str, status: str | None, limit: int, conversation_id: str | None = None) -> list[Approval]:
+    def list(
+        self, *, tenant: str, status: str | None, limit: int, conversation_id: str | None = None
+    ) -> list[Approval]:
         with Session(self.engine, expire_on_commit=False) as session:
             query = select(Approval).where(Approval.tenant == tenant)
             if status:
@@ -105,8 +135,9 @@ class ApprovalService:
                 query = query.where(Approval.conversation_id == conversation_id)
             return list(session.exec(query.order_by(col(Approval.created_at)).limit(limit)))
 
-    def decide(self, *, tenant: str, approval_id: str, decision: Decision, note: str | None,
-               actor: str) -> tuple[Approval, bool]:
+    def decide(
+        self, *, tenant: str, approval_id: str, decision: Decision, note: str | None, actor: str
+    ) -> tuple[Approval, bool]:
         """Records the decision; returns (approval, first) where `first` is False for a repeat of it."""
         approval = self.get(tenant=tenant, approval_id=approval_id)
         target = DECIDED[decision]
@@ -116,19 +147,28 @@ class ApprovalService:
                 update(Approval)
                 .where(col(Approval.id) == approval_id, col(Approval.status) == "pending")
                 .values(status=target, decided_by=actor, decision_note=stored_note, decided_at=utcnow())
-            ).rowcount
+            ).rowcount  # type: ignore[attr-defined]
             if changed:
-                self.audit.append(session, tenant=tenant, type=f"approval.{target}", actor=actor,
-                                  conversation_id=approval.conversation_id,
-                                  payload={"approval_id": approval_id, "tool": approval.tool,
-                                           "note": stored_note})
+                self.audit.append(
+                    session,
+                    tenant=tenant,
+                    type=f"approval.{target}",
+                    actor=actor,
+                    conversation_id=approval.conversation_id,
+                    payload={"approval_id": approval_id, "tool": approval.tool, "note": stored_note},
+                )
             session.commit()
         approval = self.get(tenant=tenant, approval_id=approval_id)
         if not changed:
-            same = approval.status == target or (target == "approved" and approval.status in ("executed", "failed"))
+            same = approval.status == target or (
+                target == "approved" and approval.status in ("executed", "failed")
+            )
             if not same:
-                raise ConflictError(f"approval {approval_id} was already {approval.status}",
-                                    status=approval.status, decided_by=approval.decided_by)
+                raise ConflictError(
+                    f"approval {approval_id} was already {approval.status}",
+                    status=approval.status,
+                    decided_by=approval.decided_by,
+                )
         return approval, bool(changed)
 
     # --- PII: records hold placeholders, staff see real values -----------------------------------------
@@ -136,19 +176,24 @@ class ApprovalService:
     def _redact(self, approval: Approval, value: Any) -> Any:
         if self.redactor is None:
             return value
-        redacted, _ = redact_result(self.redactor, value, tenant=approval.tenant,
-                                    conversation_id=approval.conversation_id)
+        redacted, _ = redact_result(
+            self.redactor, value, tenant=approval.tenant, conversation_id=approval.conversation_id
+        )
         return redacted
 
     def _redact_text(self, approval: Approval, text: str) -> str:
         if self.redactor is None:
             return text
-        return str(self.redactor.redact(text, tenant=approval.tenant, conversation_id=approval.conversation_id).text)
+        return str(
+            self.redactor.redact(text, tenant=approval.tenant, conversation_id=approval.conversation_id).text
+        )
 
     def _restore(self, approval: Approval, value: Any) -> Any:
         if self.redactor is None:
             return value
-        return self.redactor.restore_value(value, tenant=approval.tenant, conversation_id=approval.conversation_id)
+        return self.redactor.restore_value(
+            value, tenant=approval.tenant, conversation_id=approval.conversation_id
+        )
 
     def restored(self, approval: Approval, value: Any) -> Any:
         return self._restore(approval, value)

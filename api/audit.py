@@ -11,7 +11,7 @@ import hashlib
 import json
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, text
@@ -38,7 +38,7 @@ def _canonical(event: AuditEvent) -> bytes:
 def _iso(moment: datetime) -> str:
     # Hash UTC wall time without an offset: the same text before and after a database round trip.
     if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment.isoformat(timespec="microseconds")
 
 
@@ -73,8 +73,14 @@ class AuditLog:
         payload: dict[str, Any] | None = None,
     ) -> AuditEvent:
         with self.lock, Session(self._engine, expire_on_commit=False) as session:
-            event = self.append(session, tenant=tenant, type=type, actor=actor,
-                                conversation_id=conversation_id, payload=payload)
+            event = self.append(
+                session,
+                tenant=tenant,
+                type=type,
+                actor=actor,
+                conversation_id=conversation_id,
+                payload=payload,
+            )
             session.commit()
             return event
 
@@ -113,8 +119,15 @@ class AuditLog:
         session.flush()
         return event
 
-    def list(self, *, tenant: str, conversation_id: str | None = None, type: str | None = None,
-             limit: int = 100, before_seq: int | None = None) -> list[AuditEvent]:
+    def list(
+        self,
+        *,
+        tenant: str,
+        conversation_id: str | None = None,
+        type: str | None = None,
+        limit: int = 100,
+        before_seq: int | None = None,
+    ) -> list[AuditEvent]:
         with Session(self._engine) as session:
             query = select(AuditEvent).where(AuditEvent.tenant == tenant)
             if conversation_id:
@@ -130,8 +143,10 @@ class AuditLog:
         checked = 0
         with Session(self._engine) as session:
             heads = {h.tenant: h for h in session.exec(select(AuditHead))}
-            tenants = [tenant] if tenant else sorted(
-                set(heads) | set(session.exec(select(AuditEvent.tenant).distinct()))
+            tenants = (
+                [tenant]
+                if tenant
+                else sorted(set(heads) | set(session.exec(select(AuditEvent.tenant).distinct())))
             )
             for name in tenants:
                 prev, expected_seq = GENESIS, 1
@@ -141,17 +156,31 @@ class AuditLog:
                 for event in events:
                     checked += 1
                     if event.seq != expected_seq:
-                        return VerifyResult(False, checked, name, event.seq,
-                                            f"expected event {expected_seq}, found {event.seq} "
-                                            "(an event was deleted or reordered)")
+                        return VerifyResult(
+                            False,
+                            checked,
+                            name,
+                            event.seq,
+                            f"expected event {expected_seq}, found {event.seq} "
+                            "(an event was deleted or reordered)",
+                        )
                     if event.prev_hash != prev:
-                        return VerifyResult(False, checked, name, event.seq, "link to the previous event broken")
+                        return VerifyResult(
+                            False, checked, name, event.seq, "link to the previous event broken"
+                        )
                     if compute_hash(prev, event) != event.hash:
-                        return VerifyResult(False, checked, name, event.seq, "content does not match its hash")
+                        return VerifyResult(
+                            False, checked, name, event.seq, "content does not match its hash"
+                        )
                     prev, expected_seq = event.hash, expected_seq + 1
                 head = heads.get(name)
                 if head is not None and (head.seq != expected_seq - 1 or head.hash != prev):
-                    return VerifyResult(False, checked, name, expected_seq,
-                                        f"chain ends at event {expected_seq - 1} but the head records "
-                                        f"event {head.seq} (newest events deleted)")
+                    return VerifyResult(
+                        False,
+                        checked,
+                        name,
+                        expected_seq,
+                        f"chain ends at event {expected_seq - 1} but the head records "
+                        f"event {head.seq} (newest events deleted)",
+                    )
         return VerifyResult(True, checked)

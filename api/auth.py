@@ -49,7 +49,9 @@ def parse_scopes(raw: str | list[str]) -> list[str]:
 def create_key(engine: Engine, *, tenant: str, scopes: list[str], name: str = "") -> tuple[ApiKey, str]:
     """Returns the stored row and the secret, which exists nowhere else afterwards."""
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
-    row = ApiKey(tenant=validate_tenant(tenant), scopes=parse_scopes(scopes), name=name, key_hash=hash_key(secret))
+    row = ApiKey(
+        tenant=validate_tenant(tenant), scopes=parse_scopes(scopes), name=name, key_hash=hash_key(secret)
+    )
     with Session(engine, expire_on_commit=False) as session:
         session.add(row)
         session.commit()

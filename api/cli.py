@@ -44,20 +44,28 @@ def serve(
     settings = get_settings()
     engine = _engine()
     if not has_any_key(engine):
-        _, secret = create_key(engine, tenant="default", scopes=["agent", "integration", "admin", "approve"],
-                               name="bootstrap")
-        typer.secho("No API keys yet: created a bootstrap key for tenant 'default' (shown only once):",
-                    fg="yellow", err=True)
+        _, secret = create_key(
+            engine, tenant="default", scopes=["agent", "integration", "admin", "approve"], name="bootstrap"
+        )
+        typer.secho(
+            "No API keys yet: created a bootstrap key for tenant 'default' (shown only once):",
+            fg="yellow",
+            err=True,
+        )
         typer.echo(secret)
     engine.dispose()
     if settings.offline:
-        typer.secho("No OPENAI_API_KEY: answering with the offline engine (degraded mode).", fg="yellow", err=True)
+        typer.secho(
+            "No OPENAI_API_KEY: answering with the offline engine (degraded mode).", fg="yellow", err=True
+        )
     uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
 
 
 @app.command()
 def seed(
-    tenant: Annotated[str, typer.Option(help="Tenant to load the demo shop and help centre into.")] = "default",
+    tenant: Annotated[
+        str, typer.Option(help="Tenant to load the demo shop and help centre into.")
+    ] = "default",
     knowledge: Annotated[bool, typer.Option(help="Also load the bundled help-centre articles.")] = True,
 ) -> None:
     """Load the demo shop (customers, orders, refunds, tickets) and the demo knowledge base."""
@@ -67,10 +75,9 @@ def seed(
     report = seed_demo(engine, tenant=tenant, today=date.today())
     typer.echo(f"demo store: {report}")
     if knowledge:
+        from api.runtime import build_knowledge
         from knowledge import DEMO_DOCS_DIR
         from knowledge.ingest import ingest_paths
-
-        from api.runtime import build_knowledge
 
         kb = build_knowledge(get_settings())
         result = ingest_paths(kb, tenant, [DEMO_DOCS_DIR])
@@ -92,14 +99,29 @@ def ask(
     async def run() -> dict[str, Any]:
         async with open_runtime(get_settings()) as runtime:
             service = runtime.conversations
-            conversation_id = conversation or service.create(
-                tenant=tenant, customer_id=customer, channel="cli", actor="cli").id
-            result = await service.send(tenant=tenant, conversation_id=conversation_id, text=text,
-                                        customer_id=customer, actor="cli", channel="cli")
-            return {"conversation_id": result.conversation_id, "reply": result.reply,
-                    "citations": result.citations, "tool_calls": result.tool_calls, "model": result.model,
-                    "degraded": result.degraded, "usage": result.usage, "redactions": result.redactions,
-                    "pending_approval": result.pending_approval}
+            conversation_id = (
+                conversation
+                or service.create(tenant=tenant, customer_id=customer, channel="cli", actor="cli").id
+            )
+            result = await service.send(
+                tenant=tenant,
+                conversation_id=conversation_id,
+                text=text,
+                customer_id=customer,
+                actor="cli",
+                channel="cli",
+            )
+            return {
+                "conversation_id": result.conversation_id,
+                "reply": result.reply,
+                "citations": result.citations,
+                "tool_calls": result.tool_calls,
+                "model": result.model,
+                "degraded": result.degraded,
+                "usage": result.usage,
+                "redactions": result.redactions,
+                "pending_approval": result.pending_approval,
+            }
 
     try:
         out = asyncio.run(run())
@@ -145,8 +167,11 @@ def audit_verify(tenant: Annotated[str | None, typer.Option(help="Only this tena
     if result.ok:
         typer.echo(f"audit chain intact: {result.checked} events verified")
         return
-    typer.secho(f"audit chain BROKEN at tenant {result.tenant} event {result.seq}: {result.reason}",
-                fg="red", err=True)
+    typer.secho(
+        f"audit chain BROKEN at tenant {result.tenant} event {result.seq}: {result.reason}",
+        fg="red",
+        err=True,
+    )
     raise typer.Exit(1)
 
 

@@ -19,8 +19,15 @@ from api.models import Approval, Conversation, Message, UsageRecord, utcnow
 
 
 class ConversationService:
-    def __init__(self, *, engine: Engine, agent: AgentService, approvals: ApprovalService, audit: AuditLog,
-                 redactor: Any = None) -> None:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        agent: AgentService,
+        approvals: ApprovalService,
+        audit: AuditLog,
+        redactor: Any = None,
+    ) -> None:
         self.engine = engine
         self.audit = audit
         self.agent = agent
@@ -29,16 +36,22 @@ class ConversationService:
         # One turn at a time per conversation: the graph's checkpoint is a single timeline.
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
-    def create(self, *, tenant: str, customer_id: str | None, channel: str, actor: str | None) -> Conversation:
+    def create(
+        self, *, tenant: str, customer_id: str | None, channel: str, actor: str | None
+    ) -> Conversation:
         if customer_id is not None:
             self._require_customer(tenant, customer_id)
         conversation = Conversation(tenant=tenant, customer_id=customer_id, channel=channel, created_by=actor)
         with Session(self.engine, expire_on_commit=False) as session:
             session.add(conversation)
             session.commit()
-        self.audit.record(tenant=tenant, type="conversation.created", actor=actor,
-                                conversation_id=conversation.id,
-                                payload={"channel": channel, "customer_id": customer_id})
+        self.audit.record(
+            tenant=tenant,
+            type="conversation.created",
+            actor=actor,
+            conversation_id=conversation.id,
+            payload={"channel": channel, "customer_id": customer_id},
+        )
         return conversation
 
     def get(self, *, tenant: str, conversation_id: str) -> Conversation:
@@ -51,44 +64,85 @@ class ConversationService:
 
     def messages(self, *, tenant: str, conversation_id: str, restore: bool) -> list[Message]:
         with Session(self.engine, expire_on_commit=False) as session:
-            rows = list(session.exec(
-                select(Message).where(Message.conversation_id == conversation_id, Message.tenant == tenant)
-                .order_by(col(Message.id))
-            ))
+            rows = list(
+                session.exec(
+                    select(Message)
+                    .where(Message.conversation_id == conversation_id, Message.tenant == tenant)
+                    .order_by(col(Message.id))
+                )
+            )
         if restore and self.redactor is not None:
             for row in rows:
-                row.content = self.redactor.restore(row.content, tenant=tenant, conversation_id=conversation_id)
+                row.content = self.redactor.restore(
+                    row.content, tenant=tenant, conversation_id=conversation_id
+                )
         return rows
 
-    async def send(self, *, tenant: str, conversation_id: str, text: str, customer_id: str | None,
-                   actor: str | None, channel: str = "api", images: tuple[ImageRef, ...] = ()) -> TurnResult:
+    async def send(
+        self,
+        *,
+        tenant: str,
+        conversation_id: str,
+        text: str,
+        customer_id: str | None,
+        actor: str | None,
+        channel: str = "api",
+        images: tuple[ImageRef, ...] = (),
+    ) -> TurnResult:
         result: TurnResult | None = None
-        async for event in self.stream(tenant=tenant, conversation_id=conversation_id, text=text,
-                                       customer_id=customer_id, actor=actor, channel=channel, images=images):
+        async for event in self.stream(
+            tenant=tenant,
+            conversation_id=conversation_id,
+            text=text,
+            customer_id=customer_id,
+            actor=actor,
+            channel=channel,
+            images=images,
+        ):
             if event.kind == "final":
                 result = event.data
         assert result is not None
         return result
 
-    async def stream(self, *, tenant: str, conversation_id: str, text: str, customer_id: str | None,
-                     actor: str | None, channel: str = "api",
-                     images: tuple[ImageRef, ...] = ()) -> AsyncIterator[TurnEvent]:
+    async def stream(
+        self,
+        *,
+        tenant: str,
+        conversation_id: str,
+        text: str,
+        customer_id: str | None,
+        actor: str | None,
+        channel: str = "api",
+        images: tuple[ImageRef, ...] = (),
+    ) -> AsyncIterator[TurnEvent]:
         conversation = self.get(tenant=tenant, conversation_id=conversation_id)
         customer = self.resolve_customer(conversation, customer_id)
         async with self._locks[conversation_id]:
             conversation = self.get(tenant=tenant, conversation_id=conversation_id)
             if waiting := await self.agent.pending_approvals(tenant, conversation_id):
-                raise ConflictError("this conversation is waiting for a staff member to review a request; "
-                                    "send new messages once it has been decided", pending_approvals=waiting)
-            request = TurnRequest(tenant=tenant, conversation_id=conversation_id, text=text,
-                                  customer_id=customer, actor=actor, channel=channel,
-                                  draft_only=conversation.status == "needs_human", images=images)
+                raise ConflictError(
+                    "this conversation is waiting for a staff member to review a request; "
+                    "send new messages once it has been decided",
+                    pending_approvals=waiting,
+                )
+            request = TurnRequest(
+                tenant=tenant,
+                conversation_id=conversation_id,
+                text=text,
+                customer_id=customer,
+                actor=actor,
+                channel=channel,
+                draft_only=conversation.status == "needs_human",
+                images=images,
+            )
             async for event in self.agent.stream_turn(request):
                 if event.kind == "final":
                     self._store_turn(conversation, customer, event.data)
                 yield event
 
-    async def resume_after_decision(self, *, tenant: str, approval: Approval, actor: str) -> TurnResult | None:
+    async def resume_after_decision(
+        self, *, tenant: str, approval: Approval, actor: str
+    ) -> TurnResult | None:
         """Continues the paused turn once every approval it waits on is decided; None if nothing to do."""
         async with self._locks[approval.conversation_id]:
             waiting = await self.agent.pending_approvals(tenant, approval.conversation_id)
@@ -98,21 +152,32 @@ class ConversationService:
             if undecided:
                 return None
             conversation = self.get(tenant=tenant, conversation_id=approval.conversation_id)
-            result = await self.agent.resume(TurnRequest(
-                tenant=tenant, conversation_id=conversation.id, text="", customer_id=conversation.customer_id,
-                actor=actor, channel="approval"))
+            result = await self.agent.resume(
+                TurnRequest(
+                    tenant=tenant,
+                    conversation_id=conversation.id,
+                    text="",
+                    customer_id=conversation.customer_id,
+                    actor=actor,
+                    channel="approval",
+                )
+            )
             self._store_turn(conversation, conversation.customer_id, result)
             return result
 
     def handback(self, *, tenant: str, conversation_id: str, actor: str) -> Conversation:
         conversation = self.get(tenant=tenant, conversation_id=conversation_id)
         if conversation.status != "needs_human":
-            raise ConflictError(f"conversation {conversation_id} is not with a human (status {conversation.status})")
-        return self.set_status(tenant=tenant, conversation_id=conversation_id, status="active", reason=None,
-                               actor=actor)
+            raise ConflictError(
+                f"conversation {conversation_id} is not with a human (status {conversation.status})"
+            )
+        return self.set_status(
+            tenant=tenant, conversation_id=conversation_id, status="active", reason=None, actor=actor
+        )
 
-    def set_status(self, *, tenant: str, conversation_id: str, status: str, reason: str | None,
-                   actor: str | None) -> Conversation:
+    def set_status(
+        self, *, tenant: str, conversation_id: str, status: str, reason: str | None, actor: str | None
+    ) -> Conversation:
         with Session(self.engine, expire_on_commit=False) as session:
             conversation = session.get(Conversation, conversation_id)
             if conversation is None or conversation.tenant != tenant:
@@ -121,16 +186,23 @@ class ConversationService:
             conversation.updated_at = utcnow()
             session.add(conversation)
             session.commit()
-        self.audit.record(tenant=tenant, type=f"conversation.{status}", actor=actor,
-                                conversation_id=conversation_id, payload={"reason": reason})
+        self.audit.record(
+            tenant=tenant,
+            type=f"conversation.{status}",
+            actor=actor,
+            conversation_id=conversation_id,
+            payload={"reason": reason},
+        )
         return conversation
 
     # --- internals ----------------------------------------------------------------------------------
 
     def resolve_customer(self, conversation: Conversation, customer_id: str | None) -> str | None:
         if conversation.customer_id and customer_id and customer_id != conversation.customer_id:
-            raise ApiError("customer_id does not match the customer of this conversation",
-                           conversation_customer=conversation.customer_id)
+            raise ApiError(
+                "customer_id does not match the customer of this conversation",
+                conversation_customer=conversation.customer_id,
+            )
         if conversation.customer_id is None and customer_id is not None:
             self._require_customer(conversation.tenant, customer_id)
         return conversation.customer_id or customer_id
@@ -147,27 +219,58 @@ class ConversationService:
                 row.customer_id = customer_id
             handed_off = bool(result.handoff) and row.status != "needs_human"
             if handed_off:
-                row.status, row.handoff_reason = "needs_human", str(result.handoff.get("reason_category"))
+                row.status, row.handoff_reason = (
+                    "needs_human",
+                    str((result.handoff or {}).get("reason_category")),
+                )
             row.updated_at = utcnow()
             session.add(row)
             if result.user_text_redacted:
-                session.add(Message(conversation_id=row.id, tenant=row.tenant, role="user",
-                                    content=result.user_text_redacted))
-            session.add(Message(
-                conversation_id=row.id, tenant=row.tenant, role="assistant", content=result.reply_redacted,
-                meta={"model": result.model, "degraded": result.degraded, "citations": result.citations,
-                      "tool_calls": [{"name": c["name"], "status": c["status"]} for c in result.tool_calls],
-                      "usage": result.usage, "pending_approval": result.pending_approval},
-            ))
+                session.add(
+                    Message(
+                        conversation_id=row.id,
+                        tenant=row.tenant,
+                        role="user",
+                        content=result.user_text_redacted,
+                    )
+                )
+            session.add(
+                Message(
+                    conversation_id=row.id,
+                    tenant=row.tenant,
+                    role="assistant",
+                    content=result.reply_redacted,
+                    meta={
+                        "model": result.model,
+                        "degraded": result.degraded,
+                        "citations": result.citations,
+                        "tool_calls": [{"name": c["name"], "status": c["status"]} for c in result.tool_calls],
+                        "usage": result.usage,
+                        "pending_approval": result.pending_approval,
+                    },
+                )
+            )
             for call in result.usage.get("calls", []):
-                session.add(UsageRecord(
-                    tenant=row.tenant, conversation_id=row.id, model=call["model"],
-                    input_tokens=call["input_tokens"], cached_tokens=call["cached_tokens"],
-                    output_tokens=call["output_tokens"], cost_usd=call["cost_usd"], latency_ms=call["latency_ms"],
-                ))
+                session.add(
+                    UsageRecord(
+                        tenant=row.tenant,
+                        conversation_id=row.id,
+                        model=call["model"],
+                        input_tokens=call["input_tokens"],
+                        cached_tokens=call["cached_tokens"],
+                        output_tokens=call["output_tokens"],
+                        cost_usd=call["cost_usd"],
+                        latency_ms=call["latency_ms"],
+                    )
+                )
             if handed_off:
                 handoff = result.handoff or {}
-                self.audit.append(session, tenant=row.tenant, type="conversation.needs_human", actor=None,
-                                  conversation_id=row.id,
-                                  payload={"reason_category": row.handoff_reason, "ticket_id": handoff.get("ticket_id")})
+                self.audit.append(
+                    session,
+                    tenant=row.tenant,
+                    type="conversation.needs_human",
+                    actor=None,
+                    conversation_id=row.id,
+                    payload={"reason_category": row.handoff_reason, "ticket_id": handoff.get("ticket_id")},
+                )
             session.commit()

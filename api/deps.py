@@ -17,7 +17,8 @@ _bearer = HTTPBearer(auto_error=False, description="An API key created with `des
 
 
 def get_runtime(request: Request) -> Runtime:
-    return request.app.state.runtime  # type: ignore[no-any-return]
+    runtime: Runtime = request.app.state.runtime
+    return runtime
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
@@ -34,12 +35,20 @@ def get_principal(
 ) -> Principal:
     challenge = {"WWW-Authenticate": "Bearer"}
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise HTTPException(401, "missing bearer token: send 'Authorization: Bearer <key>'", headers=challenge)
+        raise HTTPException(
+            401, "missing bearer token: send 'Authorization: Bearer <key>'", headers=challenge
+        )
     principal = authenticate(runtime.engine, credentials.credentials)
     if principal is None:
-        runtime.audit.record(tenant=SYSTEM_TENANT, type="auth.failed",
-                             payload={"path": request.url.path, "method": request.method,
-                                      "client": request.client.host if request.client else None})
+        runtime.audit.record(
+            tenant=SYSTEM_TENANT,
+            type="auth.failed",
+            payload={
+                "path": request.url.path,
+                "method": request.method,
+                "client": request.client.host if request.client else None,
+            },
+        )
         raise HTTPException(401, "invalid or revoked API key", headers=challenge)
     return principal
 

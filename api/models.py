@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy import JSON, Column, UniqueConstraint
@@ -11,7 +11,7 @@ from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def new_id(prefix: str) -> str:
@@ -124,7 +124,9 @@ class Approval(SQLModel, table=True):
     tool: str = Field(max_length=64)
     args: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # redacted
     checks: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    status: str = Field(default="pending", index=True, max_length=16)  # pending approved rejected executed failed
+    status: str = Field(
+        default="pending", index=True, max_length=16
+    )  # pending approved rejected executed failed
     requested_by: str | None = None
     decided_by: str | None = None
     decision_note: str | None = None  # redacted

@@ -43,12 +43,17 @@ class Runtime:
 
 
 def build_redactor(settings: Settings, engine: Engine) -> Any:
-    from agent.pii import build_redactor as build, load_or_create_key
+    from agent.pii import build_redactor as build
+    from agent.pii import load_or_create_key
 
-    key = (settings.vault_key.get_secret_value().encode() if settings.vault_key
-           else load_or_create_key(settings.home / "vault.key"))
-    return build(spacy_model=settings.spacy_model, engine=engine, key=key,
-                 retention_days=settings.vault_retention_days)
+    key = (
+        settings.vault_key.get_secret_value().encode()
+        if settings.vault_key
+        else load_or_create_key(settings.home / "vault.key")
+    )
+    return build(
+        spacy_model=settings.spacy_model, engine=engine, key=key, retention_days=settings.vault_retention_days
+    )
 
 
 def build_knowledge(settings: Settings) -> Any:
@@ -65,7 +70,11 @@ def build_knowledge(settings: Settings) -> Any:
 
 
 def build_models(settings: Settings) -> FallbackChatModel:
-    key = None if settings.offline or settings.openai_api_key is None else settings.openai_api_key.get_secret_value()
+    key = (
+        None
+        if settings.offline or settings.openai_api_key is None
+        else settings.openai_api_key.get_secret_value()
+    )
     return build_model_chain(
         tools=tool_schemas(TOOLS.values()),
         api_key=key,
@@ -103,14 +112,32 @@ async def open_runtime(settings: Settings, **overrides: Any) -> AsyncIterator[Ru
         graph = build_graph(checkpointer)
         approvals = ApprovalService(engine=engine, audit=audit, backend=backend, redactor=redactor)
         agent = AgentService(
-            graph=graph, model=model, backend=backend, audit=audit, redactor=redactor, retriever=knowledge,
-            retrieval_k=settings.retrieval_k, max_steps=settings.max_steps, primary_model=settings.model,
+            graph=graph,
+            model=model,
+            backend=backend,
+            audit=audit,
+            redactor=redactor,
+            retriever=knowledge,
+            retrieval_k=settings.retrieval_k,
+            max_steps=settings.max_steps,
+            primary_model=settings.model,
             prices=load_price_table(settings.price_overrides),
-            cache_keys=PromptCacheKeys(per_key_rpm=settings.prompt_cache_key_rpm), approvals=approvals,
+            cache_keys=PromptCacheKeys(per_key_rpm=settings.prompt_cache_key_rpm),
+            approvals=approvals,
         )
-        conversations = ConversationService(engine=engine, agent=agent, approvals=approvals, audit=audit,
-                                            redactor=redactor)
-        yield Runtime(settings=settings, engine=engine, audit=audit, backend=backend, redactor=redactor,
-                      knowledge=knowledge, model=model, agent=agent, approvals=approvals,
-                      conversations=conversations)
+        conversations = ConversationService(
+            engine=engine, agent=agent, approvals=approvals, audit=audit, redactor=redactor
+        )
+        yield Runtime(
+            settings=settings,
+            engine=engine,
+            audit=audit,
+            backend=backend,
+            redactor=redactor,
+            knowledge=knowledge,
+            model=model,
+            agent=agent,
+            approvals=approvals,
+            conversations=conversations,
+        )
     engine.dispose()

@@ -25,7 +25,9 @@ class ConversationCreated(BaseModel):
 class ImageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(min_length=12, description="https URL, or a base64 data URL of a png/jpeg/gif/webp image.")
+    url: str = Field(
+        min_length=12, description="https URL, or a base64 data URL of a png/jpeg/gif/webp image."
+    )
     detail: Literal["low", "high", "auto"] | None = None
 
 

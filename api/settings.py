@@ -87,7 +87,6 @@ class Settings(BaseSettings):
     def chroma_path(self) -> Path:
         return self.home / "chroma"
 
-
     @property
     def offline(self) -> bool:
         return self.force_offline or self.openai_api_key is None

@@ -43,23 +43,35 @@ async def run(turns: int = TURNS) -> dict[str, float]:
             conversation = ""
             for i in range(turns + 4):  # the first 4 turns warm caches and are not counted
                 if i % 4 == 0:
-                    conversation = service.create(tenant="default", customer_id="CUS-1001", channel="bench",
-                                                  actor="bench").id
+                    conversation = service.create(
+                        tenant="default", customer_id="CUS-1001", channel="bench", actor="bench"
+                    ).id
                 text = MESSAGES[i % 4].format(order=order)
                 started = time.perf_counter()
-                await service.send(tenant="default", conversation_id=conversation, text=text,
-                                   customer_id="CUS-1001", actor="bench")
+                await service.send(
+                    tenant="default",
+                    conversation_id=conversation,
+                    text=text,
+                    customer_id="CUS-1001",
+                    actor="bench",
+                )
                 if i >= 4:
                     timings.append((time.perf_counter() - started) * 1000)
-    return {"turns": len(timings), "p50_ms": percentile(timings, 0.5), "p95_ms": percentile(timings, 0.95),
-            "mean_ms": statistics.fmean(timings)}
+    return {
+        "turns": len(timings),
+        "p50_ms": percentile(timings, 0.5),
+        "p95_ms": percentile(timings, 0.95),
+        "mean_ms": statistics.fmean(timings),
+    }
 
 
 def main() -> None:
     figures = asyncio.run(run())
     print("run_turn, offline engine, Presidio + Chroma hybrid retrieval + SQLite store + checkpoints")
-    print(f"  turns {figures['turns']}   p50 {figures['p50_ms']:.1f} ms   p95 {figures['p95_ms']:.1f} ms   "
-          f"mean {figures['mean_ms']:.1f} ms")
+    print(
+        f"  turns {figures['turns']}   p50 {figures['p50_ms']:.1f} ms   p95 {figures['p95_ms']:.1f} ms   "
+        f"mean {figures['mean_ms']:.1f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -93,7 +93,10 @@ def demo_knowledge(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from knowledge import DEMO_DOCS_DIR, open_knowledge_base
     from knowledge.ingest import ingest_paths
 
-    kb = open_knowledge_base(chroma_path=tmp_path_factory.mktemp("chroma"), chroma_url=None,
-                             models_dir=Path(sys.prefix) / "share" / "deskpilot" / "models")
+    kb = open_knowledge_base(
+        chroma_path=tmp_path_factory.mktemp("chroma"),
+        chroma_url=None,
+        models_dir=Path(sys.prefix) / "share" / "deskpilot" / "models",
+    )
     ingest_paths(kb, "default", [DEMO_DOCS_DIR])
     return kb

@@ -25,8 +25,9 @@ def list_approvals(
     conversation_id: str | None = None,
     limit: int = Query(100, ge=1, le=500),
 ) -> list[ApprovalOut]:
-    rows = runtime.approvals.list(tenant=principal.tenant, status=status, limit=limit,
-                                  conversation_id=conversation_id)
+    rows = runtime.approvals.list(
+        tenant=principal.tenant, status=status, limit=limit, conversation_id=conversation_id
+    )
     return [approval_out(runtime, row) for row in rows]
 
 
@@ -36,23 +37,34 @@ def get_approval(approval_id: str, runtime: RuntimeDep, principal: Approver) -> 
 
 
 @router.post("/{approval_id}", response_model=ApprovalDecided)
-async def decide(approval_id: str, body: ApprovalDecision, runtime: RuntimeDep,
-                 principal: Approver) -> ApprovalDecided:
-    """Approve runs the action exactly once and tells the customer; reject tells them why. Repeats are safe."""
-    approval, _ = runtime.approvals.decide(tenant=principal.tenant, approval_id=approval_id,
-                                           decision=body.decision, note=body.note, actor=principal.key_id)
-    result = await runtime.conversations.resume_after_decision(tenant=principal.tenant, approval=approval,
-                                                               actor=principal.key_id)
+async def decide(
+    approval_id: str, body: ApprovalDecision, runtime: RuntimeDep, principal: Approver
+) -> ApprovalDecided:
+    """Approve runs the action once and tells the customer; reject tells them why. Repeats are harmless."""
+    approval, _ = runtime.approvals.decide(
+        tenant=principal.tenant,
+        approval_id=approval_id,
+        decision=body.decision,
+        note=body.note,
+        actor=principal.key_id,
+    )
+    result = await runtime.conversations.resume_after_decision(
+        tenant=principal.tenant, approval=approval, actor=principal.key_id
+    )
     approval = runtime.approvals.get(tenant=principal.tenant, approval_id=approval_id)
-    return ApprovalDecided(approval=approval_out(runtime, approval),
-                           reply=turn_out(result, runtime, principal, redacted=False) if result else None)
+    return ApprovalDecided(
+        approval=approval_out(runtime, approval),
+        reply=turn_out(result, runtime, principal, redacted=False) if result else None,
+    )
 
 
 def approval_out(runtime: Runtime, approval: Approval) -> ApprovalOut:
     """Staff see the real values behind the placeholders stored in the record."""
     out = ApprovalOut.model_validate(approval, from_attributes=True)
-    return out.model_copy(update={
-        "args": runtime.approvals.restored(approval, approval.args),
-        "result": runtime.approvals.restored(approval, approval.result) if approval.result else None,
-        "decision_note": runtime.approvals.restored(approval, approval.decision_note),
-    })
+    return out.model_copy(
+        update={
+            "args": runtime.approvals.restored(approval, approval.args),
+            "result": runtime.approvals.restored(approval, approval.result) if approval.result else None,
+            "decision_note": runtime.approvals.restored(approval, approval.decision_note),
+        }
+    )

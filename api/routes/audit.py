@@ -19,8 +19,13 @@ def list_events(
     limit: int = Query(100, ge=1, le=1000),
     before_seq: int | None = Query(None, ge=1),
 ) -> list[AuditEventOut]:
-    events = runtime.audit.list(tenant=principal.tenant, conversation_id=conversation_id, type=type,
-                                limit=limit, before_seq=before_seq)
+    events = runtime.audit.list(
+        tenant=principal.tenant,
+        conversation_id=conversation_id,
+        type=type,
+        limit=limit,
+        before_seq=before_seq,
+    )
     return [AuditEventOut.model_validate(e, from_attributes=True) for e in events]
 
 

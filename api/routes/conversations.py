@@ -9,30 +9,48 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from sse_starlette.sse import EventSourceResponse
 
+from agent.images import ImageError, ImageRef, ImageTooLarge, parse_image
 from agent.service import TurnResult
 from api.auth import Principal
 from api.deps import AdminKey, AgentKey, RuntimeDep
-from agent.images import ImageError, ImageRef, ImageTooLarge, parse_image
 from api.errors import InvalidInput, PayloadTooLarge
 from api.runtime import Runtime
+from api.schemas import (
+    CitationOut,
+    ConversationCreate,
+    ConversationCreated,
+    ConversationOut,
+    MessageCreate,
+    MessageOut,
+    ToolCallOut,
+    TurnOut,
+)
 from api.settings import Settings
-from api.schemas import ConversationCreate, ConversationCreated, ConversationOut, MessageCreate, MessageOut, TurnOut
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
 
 
 @router.post("", status_code=201, response_model=ConversationCreated)
-def create_conversation(runtime: RuntimeDep, principal: AgentKey,
-                        body: ConversationCreate | None = None) -> ConversationCreated:
+def create_conversation(
+    runtime: RuntimeDep, principal: AgentKey, body: ConversationCreate | None = None
+) -> ConversationCreated:
     body = body or ConversationCreate()
-    conversation = runtime.conversations.create(tenant=principal.tenant, customer_id=body.customer_id,
-                                                channel=body.channel, actor=principal.key_id)
-    return ConversationCreated(id=conversation.id, customer_id=conversation.customer_id,
-                               status=conversation.status, created_at=conversation.created_at)
+    conversation = runtime.conversations.create(
+        tenant=principal.tenant, customer_id=body.customer_id, channel=body.channel, actor=principal.key_id
+    )
+    return ConversationCreated(
+        id=conversation.id,
+        customer_id=conversation.customer_id,
+        status=conversation.status,
+        created_at=conversation.created_at,
+    )
 
 
-@router.post("/{conversation_id}/messages", response_model=TurnOut,
-             responses={200: {"content": {"text/event-stream": {}}}})
+@router.post(
+    "/{conversation_id}/messages",
+    response_model=TurnOut,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
 async def send_message(
     conversation_id: str,
     body: MessageCreate,
@@ -47,9 +65,14 @@ async def send_message(
         )
     # Fail fast (404, 400) before a stream starts: errors after the first event cannot change the status.
     runtime.conversations.get(tenant=principal.tenant, conversation_id=conversation_id)
-    kwargs = {"tenant": principal.tenant, "conversation_id": conversation_id, "text": body.content,
-              "customer_id": body.customer_id, "actor": principal.key_id,
-              "images": _images(body, runtime.settings)}
+    kwargs: dict[str, Any] = {
+        "tenant": principal.tenant,
+        "conversation_id": conversation_id,
+        "text": body.content,
+        "customer_id": body.customer_id,
+        "actor": principal.key_id,
+        "images": _images(body, runtime.settings),
+    }
     if "text/event-stream" in request.headers.get("accept", ""):
         conversation = runtime.conversations.get(tenant=principal.tenant, conversation_id=conversation_id)
         runtime.conversations.resolve_customer(conversation, body.customer_id)
@@ -64,8 +87,13 @@ def _images(body: MessageCreate, settings: Settings) -> tuple[ImageRef, ...]:
     refs = []
     for index, image in enumerate(body.images):
         try:
-            refs.append(parse_image(image.url, detail=image.detail or settings.image_detail,
-                                    max_bytes=settings.image_max_bytes))
+            refs.append(
+                parse_image(
+                    image.url,
+                    detail=image.detail or settings.image_detail,
+                    max_bytes=settings.image_max_bytes,
+                )
+            )
         except ImageTooLarge as error:
             raise PayloadTooLarge(f"images[{index}]: {error}") from None
         except ImageError as error:
@@ -73,30 +101,43 @@ def _images(body: MessageCreate, settings: Settings) -> tuple[ImageRef, ...]:
     return tuple(refs)
 
 
-async def _events(runtime: Runtime, principal: Principal, redacted: bool,
-                  kwargs: dict[str, Any]) -> AsyncIterator[dict[str, str]]:
+async def _events(
+    runtime: Runtime, principal: Principal, redacted: bool, kwargs: dict[str, Any]
+) -> AsyncIterator[dict[str, str]]:
     async for event in runtime.conversations.stream(**kwargs):
         if event.kind == "token":
             if not redacted:
                 yield {"event": "token", "data": json.dumps({"delta": event.data})}
         elif event.kind == "tool":
-            yield {"event": "tool_call", "data": json.dumps(_tool_call(event.data, runtime, principal, redacted,
-                                                                        kwargs["conversation_id"]), default=str)}
+            yield {
+                "event": "tool_call",
+                "data": json.dumps(
+                    _tool_call(event.data, runtime, principal, redacted, kwargs["conversation_id"]),
+                    default=str,
+                ),
+            }
         else:
             body = turn_out(event.data, runtime, principal, redacted)
             yield {"event": "final", "data": body.model_dump_json()}
 
 
 @router.get("/{conversation_id}", response_model=ConversationOut)
-def get_conversation(conversation_id: str, runtime: RuntimeDep, principal: AgentKey,
-                     redacted: bool = Query(False)) -> ConversationOut:
+def get_conversation(
+    conversation_id: str, runtime: RuntimeDep, principal: AgentKey, redacted: bool = Query(False)
+) -> ConversationOut:
     conversation = runtime.conversations.get(tenant=principal.tenant, conversation_id=conversation_id)
-    rows = runtime.conversations.messages(tenant=principal.tenant, conversation_id=conversation_id,
-                                          restore=_restore(principal, redacted))
+    rows = runtime.conversations.messages(
+        tenant=principal.tenant, conversation_id=conversation_id, restore=_restore(principal, redacted)
+    )
     return ConversationOut(
-        id=conversation.id, customer_id=conversation.customer_id, status=conversation.status,
-        handoff_reason=conversation.handoff_reason, created_at=conversation.created_at,
-        messages=[MessageOut(role=r.role, content=r.content, created_at=r.created_at, meta=r.meta) for r in rows],
+        id=conversation.id,
+        customer_id=conversation.customer_id,
+        status=conversation.status,
+        handoff_reason=conversation.handoff_reason,
+        created_at=conversation.created_at,
+        messages=[
+            MessageOut(role=r.role, content=r.content, created_at=r.created_at, meta=r.meta) for r in rows
+        ],
     )
 
 
@@ -104,19 +145,33 @@ def get_conversation(conversation_id: str, runtime: RuntimeDep, principal: Agent
 def forget_personal_data(conversation_id: str, runtime: RuntimeDep, principal: AdminKey) -> dict[str, Any]:
     """Erases the conversation's PII vault: stored history keeps only placeholders, for good."""
     runtime.conversations.get(tenant=principal.tenant, conversation_id=conversation_id)
-    deleted = runtime.redactor.vault.delete_conversation(principal.tenant, conversation_id) if runtime.redactor else 0
-    runtime.audit.record(tenant=principal.tenant, type="pii.erased", actor=principal.key_id,
-                         conversation_id=conversation_id, payload={"vault_entries": deleted})
+    deleted = (
+        runtime.redactor.vault.delete_conversation(principal.tenant, conversation_id)
+        if runtime.redactor
+        else 0
+    )
+    runtime.audit.record(
+        tenant=principal.tenant,
+        type="pii.erased",
+        actor=principal.key_id,
+        conversation_id=conversation_id,
+        payload={"vault_entries": deleted},
+    )
     return {"conversation_id": conversation_id, "vault_entries_deleted": deleted}
 
 
 @router.post("/{conversation_id}/handback", response_model=ConversationCreated)
 def handback(conversation_id: str, runtime: RuntimeDep, principal: AgentKey) -> ConversationCreated:
     """Returns a conversation from a human back to the copilot."""
-    conversation = runtime.conversations.handback(tenant=principal.tenant, conversation_id=conversation_id,
-                                                  actor=principal.key_id)
-    return ConversationCreated(id=conversation.id, customer_id=conversation.customer_id,
-                               status=conversation.status, created_at=conversation.created_at)
+    conversation = runtime.conversations.handback(
+        tenant=principal.tenant, conversation_id=conversation_id, actor=principal.key_id
+    )
+    return ConversationCreated(
+        id=conversation.id,
+        customer_id=conversation.customer_id,
+        status=conversation.status,
+        created_at=conversation.created_at,
+    )
 
 
 def turn_out(result: TurnResult, runtime: Runtime, principal: Principal, redacted: bool) -> TurnOut:
@@ -125,8 +180,11 @@ def turn_out(result: TurnResult, runtime: Runtime, principal: Principal, redacte
     return TurnOut(
         conversation_id=result.conversation_id,
         reply=result.reply if restore else result.reply_redacted,
-        citations=result.citations,  # type: ignore[arg-type]
-        tool_calls=[_tool_call(c, runtime, principal, redacted, result.conversation_id) for c in result.tool_calls],
+        citations=[CitationOut(**c) for c in result.citations],
+        tool_calls=[
+            ToolCallOut(**_tool_call(c, runtime, principal, redacted, result.conversation_id))
+            for c in result.tool_calls
+        ],
         model=result.model,
         degraded=result.degraded,
         usage=result.usage,
@@ -136,13 +194,17 @@ def turn_out(result: TurnResult, runtime: Runtime, principal: Principal, redacte
     )
 
 
-def _tool_call(call: dict[str, Any], runtime: Runtime, principal: Principal, redacted: bool,
-               conversation_id: str) -> dict[str, Any]:
+def _tool_call(
+    call: dict[str, Any], runtime: Runtime, principal: Principal, redacted: bool, conversation_id: str
+) -> dict[str, Any]:
     if not _restore(principal, redacted) or runtime.redactor is None:
         return call
     scope = {"tenant": principal.tenant, "conversation_id": conversation_id}
-    return {**call, "args": runtime.redactor.restore_value(call["args"], **scope),
-            "result": runtime.redactor.restore_value(call["result"], **scope)}
+    return {
+        **call,
+        "args": runtime.redactor.restore_value(call["args"], **scope),
+        "result": runtime.redactor.restore_value(call["result"], **scope),
+    }
 
 
 def _restore(principal: Principal, redacted: bool) -> bool:

@@ -21,16 +21,19 @@ async def list_customers(
     limit: int = Query(50, ge=1, le=200),
     offset: int = Query(0, ge=0),
 ) -> dict[str, Any]:
-    page = await run_in_threadpool(runtime.backend.list_customers, principal.tenant, query=q, limit=limit,
-                                   offset=offset)
+    page = await run_in_threadpool(
+        runtime.backend.list_customers, principal.tenant, query=q, limit=limit, offset=offset
+    )
     return page.model_dump(mode="json")
 
 
 @router.get("/{customer_id}")
-async def get_customer(customer_id: str, runtime: RuntimeDep, principal: AgentKey,
-                       order_limit: int = Query(50, ge=1, le=500)) -> dict[str, Any]:
-    profile = await run_in_threadpool(runtime.backend.customer_profile, principal.tenant, customer_id,
-                                      order_limit=order_limit)
+async def get_customer(
+    customer_id: str, runtime: RuntimeDep, principal: AgentKey, order_limit: int = Query(50, ge=1, le=500)
+) -> dict[str, Any]:
+    profile = await run_in_threadpool(
+        runtime.backend.customer_profile, principal.tenant, customer_id, order_limit=order_limit
+    )
     if profile is None:
         raise NotFoundError(f"customer {customer_id} not found")
     return profile.model_dump(mode="json")

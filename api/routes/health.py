@@ -29,5 +29,11 @@ def readyz(runtime: RuntimeDep) -> JSONResponse:
     checks["knowledge"] = "ok" if runtime.knowledge is not None else "disabled"
     checks["model"] = "offline" if runtime.model.primary == "deskpilot-offline" else runtime.model.primary
     ready = checks["database"] == "ok"
-    return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks,
-                         "degraded": checks["model"] == "offline"}, status_code=200 if ready else 503)
+    return JSONResponse(
+        {
+            "status": "ready" if ready else "not_ready",
+            "checks": checks,
+            "degraded": checks["model"] == "offline",
+        },
+        status_code=200 if ready else 503,
+    )

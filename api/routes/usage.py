@@ -24,13 +24,13 @@ def usage(
     until: datetime | None = None,
     limit: int = Query(100, ge=1, le=1000),
 ) -> dict[str, Any]:
-    key = {
+    key: Any = {
         "tenant": UsageRecord.tenant,
         "conversation": UsageRecord.conversation_id,
         "day": func.substr(cast(UsageRecord.created_at, String), 1, 10),
     }[group_by]
     query = (
-        select(
+        select(  # type: ignore[call-overload]
             key.label("key"),
             func.count().label("model_calls"),
             func.sum(UsageRecord.input_tokens).label("input_tokens"),
@@ -50,11 +50,17 @@ def usage(
     with Session(runtime.engine) as session:
         rows = session.exec(query).all()
     groups = [
-        {group_by: row.key, "model_calls": row.model_calls, "input_tokens": row.input_tokens or 0,
-         "cached_tokens": row.cached_tokens or 0, "output_tokens": row.output_tokens or 0,
-         "cost_usd": round(row.cost_usd or 0.0, 6),
-         "cached_share": round((row.cached_tokens or 0) / row.input_tokens, 4) if row.input_tokens else 0.0}
+        {
+            group_by: row.key,
+            "model_calls": row.model_calls,
+            "input_tokens": row.input_tokens or 0,
+            "cached_tokens": row.cached_tokens or 0,
+            "output_tokens": row.output_tokens or 0,
+            "cost_usd": round(row.cost_usd or 0.0, 6),
+            "cached_share": round((row.cached_tokens or 0) / row.input_tokens, 4)
+            if row.input_tokens
+            else 0.0,
+        }
         for row in rows
     ]
     return {"group_by": group_by, "groups": groups}
-

@@ -45,32 +45,46 @@ def test_crash_between_execution_and_reply(settings: Any, seeded_engine: Any, tm
 
     async def request_refund() -> tuple[str, str]:
         async with open_runtime(settings, engine=seeded_engine, knowledge=None, redactor=None) as runtime:
-            conversation = runtime.conversations.create(tenant="default", customer_id="CUS-1001", channel="api",
-                                                        actor="key_agent")
-            result = await runtime.conversations.send(tenant="default", conversation_id=conversation.id,
-                                                      text=f"I want a refund for {order}", customer_id=None,
-                                                      actor="key_agent")
+            conversation = runtime.conversations.create(
+                tenant="default", customer_id="CUS-1001", channel="api", actor="key_agent"
+            )
+            result = await runtime.conversations.send(
+                tenant="default",
+                conversation_id=conversation.id,
+                text=f"I want a refund for {order}",
+                customer_id=None,
+                actor="key_agent",
+            )
             assert result.pending_approval
             return conversation.id, result.pending_approval
 
     conversation_id, approval_id = asyncio.run(request_refund())
 
     env = {**os.environ, "DESKPILOT_HOME": str(settings.home), "DESKPILOT_FORCE_OFFLINE": "true"}
-    child = subprocess.run([sys.executable, "-c", CHILD, approval_id], env=env, cwd=Path(__file__).parents[2],
-                           capture_output=True, text=True, timeout=120)
+    child = subprocess.run(
+        [sys.executable, "-c", CHILD, approval_id],
+        env=env,
+        cwd=Path(__file__).parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert child.returncode == 9, child.stderr[-2000:]
     assert len(refunds_of(seeded_engine, order)) == before + 1  # executed once, then the crash
 
     async def restart_and_retry() -> Any:
         async with open_runtime(settings, engine=seeded_engine, knowledge=None, redactor=None) as runtime:
             assert await runtime.agent.pending_approvals("default", conversation_id) == [approval_id]
-            approval, first = runtime.approvals.decide(tenant="default", approval_id=approval_id,
-                                                       decision="approve", note=None, actor="key_staff")
+            approval, first = runtime.approvals.decide(
+                tenant="default", approval_id=approval_id, decision="approve", note=None, actor="key_staff"
+            )
             assert not first and approval.status == "executed"
-            result = await runtime.conversations.resume_after_decision(tenant="default", approval=approval,
-                                                                       actor="key_staff")
-            messages = runtime.conversations.messages(tenant="default", conversation_id=conversation_id,
-                                                      restore=False)
+            result = await runtime.conversations.resume_after_decision(
+                tenant="default", approval=approval, actor="key_staff"
+            )
+            messages = runtime.conversations.messages(
+                tenant="default", conversation_id=conversation_id, restore=False
+            )
             return result, messages, runtime.audit.verify()
 
     result, messages, verified = asyncio.run(restart_and_retry())

@@ -48,15 +48,21 @@ def refunds_of(engine: Any, order: str) -> list[Any]:
 
 
 def request_refund(client: Any, headers: dict[str, str], order: str) -> tuple[str, dict[str, Any]]:
-    conversation = client.post("/v1/conversations", json={"customer_id": "CUS-1001"}, headers=headers).json()["id"]
-    response = client.post(f"/v1/conversations/{conversation}/messages", headers=headers,
-                           json={"content": f"I want a refund for {order}, it arrived damaged."})
+    conversation = client.post("/v1/conversations", json={"customer_id": "CUS-1001"}, headers=headers).json()[
+        "id"
+    ]
+    response = client.post(
+        f"/v1/conversations/{conversation}/messages",
+        headers=headers,
+        json={"content": f"I want a refund for {order}, it arrived damaged."},
+    )
     assert response.status_code == 200, response.text
     return conversation, response.json()
 
 
-def test_refund_request_becomes_a_pending_approval(client: Any, agent_key: dict[str, str],
-                                                   approver: dict[str, str], seeded_engine: Any) -> None:
+def test_refund_request_becomes_a_pending_approval(
+    client: Any, agent_key: dict[str, str], approver: dict[str, str], seeded_engine: Any
+) -> None:
     order = refundable_order(seeded_engine)
     before = len(refunds_of(seeded_engine, order))
     conversation, body = request_refund(client, agent_key, order)
@@ -73,23 +79,32 @@ def test_refund_request_becomes_a_pending_approval(client: Any, agent_key: dict[
 
     # The copilot cannot approve its own requests: keys without the approve scope get 403.
     assert client.get("/v1/approvals", headers=agent_key).status_code == 403
-    assert client.post(f"/v1/approvals/{body['pending_approval']}", json={"decision": "approve"},
-                       headers=bearer(seeded_engine, "default", ("agent", "admin", "integration"))).status_code == 403
+    assert (
+        client.post(
+            f"/v1/approvals/{body['pending_approval']}",
+            json={"decision": "approve"},
+            headers=bearer(seeded_engine, "default", ("agent", "admin", "integration")),
+        ).status_code
+        == 403
+    )
     # A message while the request waits is refused clearly rather than lost.
-    blocked = client.post(f"/v1/conversations/{conversation}/messages", json={"content": "any news?"},
-                          headers=agent_key)
+    blocked = client.post(
+        f"/v1/conversations/{conversation}/messages", json={"content": "any news?"}, headers=agent_key
+    )
     assert blocked.status_code == 409 and "waiting" in blocked.json()["error"]["message"]
 
 
 def test_approve_executes_exactly_one_refund_and_tells_the_customer(
-        client: Any, agent_key: dict[str, str], approver: dict[str, str], seeded_engine: Any) -> None:
+    client: Any, agent_key: dict[str, str], approver: dict[str, str], seeded_engine: Any
+) -> None:
     order = refundable_order(seeded_engine)
     before = len(refunds_of(seeded_engine, order))
     conversation, body = request_refund(client, agent_key, order)
     approval_id = body["pending_approval"]
 
-    decided = client.post(f"/v1/approvals/{approval_id}", json={"decision": "approve", "note": "ok"},
-                          headers=approver)
+    decided = client.post(
+        f"/v1/approvals/{approval_id}", json={"decision": "approve", "note": "ok"}, headers=approver
+    )
     assert decided.status_code == 200, decided.text
     out = decided.json()
     assert out["approval"]["status"] == "executed" and out["approval"]["decided_by"]
@@ -102,45 +117,71 @@ def test_approve_executes_exactly_one_refund_and_tells_the_customer(
     assert again.status_code == 200 and again.json()["reply"] is None
     assert len(refunds_of(seeded_engine, order)) == before + 1
     # Changing one's mind afterwards is a conflict.
-    assert client.post(f"/v1/approvals/{approval_id}", json={"decision": "reject"}, headers=approver).status_code == 409
+    assert (
+        client.post(f"/v1/approvals/{approval_id}", json={"decision": "reject"}, headers=approver).status_code
+        == 409
+    )
 
     history = client.get(f"/v1/conversations/{conversation}", headers=agent_key).json()
     assert "has been issued" in history["messages"][-1]["content"]
 
     admin = bearer(seeded_engine, "default", ("admin",))
-    types = [e["type"] for e in client.get("/v1/audit", params={"conversation_id": conversation, "limit": 50},
-                                           headers=admin).json()]
+    types = [
+        e["type"]
+        for e in client.get(
+            "/v1/audit", params={"conversation_id": conversation, "limit": 50}, headers=admin
+        ).json()
+    ]
     for expected in ("approval.requested", "approval.approved", "approval.executed"):
         assert expected in types
     assert client.get("/v1/audit/verify", headers=admin).json()["ok"] is True
     # The conversation goes on normally afterwards.
-    assert client.post(f"/v1/conversations/{conversation}/messages", json={"content": "thanks!"},
-                       headers=agent_key).status_code == 200
+    assert (
+        client.post(
+            f"/v1/conversations/{conversation}/messages", json={"content": "thanks!"}, headers=agent_key
+        ).status_code
+        == 200
+    )
 
 
-def test_reject_tells_the_customer_why(client: Any, agent_key: dict[str, str], approver: dict[str, str],
-                                       seeded_engine: Any) -> None:
+def test_reject_tells_the_customer_why(
+    client: Any, agent_key: dict[str, str], approver: dict[str, str], seeded_engine: Any
+) -> None:
     order = refundable_order(seeded_engine)
     before = len(refunds_of(seeded_engine, order))
     _, body = request_refund(client, agent_key, order)
-    out = client.post(f"/v1/approvals/{body['pending_approval']}",
-                      json={"decision": "reject", "note": "The item was used; offer a repair instead."},
-                      headers=approver).json()
+    out = client.post(
+        f"/v1/approvals/{body['pending_approval']}",
+        json={"decision": "reject", "note": "The item was used; offer a repair instead."},
+        headers=approver,
+    ).json()
     assert out["approval"]["status"] == "rejected"
     assert "declined" in out["reply"]["reply"] and "offer a repair" in out["reply"]["reply"]
     assert len(refunds_of(seeded_engine, order)) == before
 
 
-def test_unknown_and_foreign_approvals_are_not_found(client: Any, approver: dict[str, str], agent_key: dict[str, str],
-                                                     seeded_engine: Any) -> None:
+def test_unknown_and_foreign_approvals_are_not_found(
+    client: Any, approver: dict[str, str], agent_key: dict[str, str], seeded_engine: Any
+) -> None:
     order = refundable_order(seeded_engine)
     _, body = request_refund(client, agent_key, order)
     acme_approver = bearer(seeded_engine, "acme", ("approve",))
-    assert client.post(f"/v1/approvals/{body['pending_approval']}", json={"decision": "approve"},
-                       headers=acme_approver).status_code == 404
-    assert client.post("/v1/approvals/apr_nope", json={"decision": "approve"}, headers=approver).status_code == 404
-    assert client.post(f"/v1/approvals/{body['pending_approval']}", json={"decision": "maybe"},
-                       headers=approver).status_code == 422
+    assert (
+        client.post(
+            f"/v1/approvals/{body['pending_approval']}", json={"decision": "approve"}, headers=acme_approver
+        ).status_code
+        == 404
+    )
+    assert (
+        client.post("/v1/approvals/apr_nope", json={"decision": "approve"}, headers=approver).status_code
+        == 404
+    )
+    assert (
+        client.post(
+            f"/v1/approvals/{body['pending_approval']}", json={"decision": "maybe"}, headers=approver
+        ).status_code
+        == 422
+    )
 
 
 async def test_two_approvers_at_the_same_moment_make_one_refund(settings: Any, seeded_engine: Any) -> None:
@@ -154,31 +195,52 @@ async def test_two_approvers_at_the_same_moment_make_one_refund(settings: Any, s
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            conversation = (await client.post("/v1/conversations", json={"customer_id": "CUS-1001"},
-                                              headers=agent_key)).json()["id"]
-            body = (await client.post(f"/v1/conversations/{conversation}/messages", headers=agent_key,
-                                      json={"content": f"Please refund {order}, it is broken."})).json()
+            conversation = (
+                await client.post("/v1/conversations", json={"customer_id": "CUS-1001"}, headers=agent_key)
+            ).json()["id"]
+            body = (
+                await client.post(
+                    f"/v1/conversations/{conversation}/messages",
+                    headers=agent_key,
+                    json={"content": f"Please refund {order}, it is broken."},
+                )
+            ).json()
             approval_id = body["pending_approval"]
-            responses = await asyncio.gather(*(
-                client.post(f"/v1/approvals/{approval_id}", json={"decision": "approve"}, headers=h)
-                for h in approvers))
+            responses = await asyncio.gather(
+                *(
+                    client.post(f"/v1/approvals/{approval_id}", json={"decision": "approve"}, headers=h)
+                    for h in approvers
+                )
+            )
     assert sorted(r.status_code for r in responses) == [200, 200]
     assert sum(1 for r in responses if r.json()["reply"]) == 1  # the customer is told once
     assert len(refunds_of(seeded_engine, order)) == before + 1
 
 
-def test_policy_refusal_never_reaches_approval(client: Any, agent_key: dict[str, str], approver: dict[str, str],
-                                               seeded_engine: Any) -> None:
+def test_policy_refusal_never_reaches_approval(
+    client: Any, agent_key: dict[str, str], approver: dict[str, str], seeded_engine: Any
+) -> None:
     backend = SqlStoreBackend(seeded_engine)
     profile = backend.customer_profile("default", "CUS-1001")
     assert profile is not None
-    old = next(o.order_number for o in profile.orders if o.status == "delivered"
-               and not run_tool("lookup_refund", {"order_number": o.order_number},
-                                ToolContext(tenant="default", customer_id="CUS-1001",
-                                            backend=backend))["eligibility"]["eligible"])
-    conversation = client.post("/v1/conversations", json={"customer_id": "CUS-1001"}, headers=agent_key).json()["id"]
-    body = client.post(f"/v1/conversations/{conversation}/messages", headers=agent_key,
-                       json={"content": f"I want a refund for {old}"}).json()
+    old = next(
+        o.order_number
+        for o in profile.orders
+        if o.status == "delivered"
+        and not run_tool(
+            "lookup_refund",
+            {"order_number": o.order_number},
+            ToolContext(tenant="default", customer_id="CUS-1001", backend=backend),
+        )["eligibility"]["eligible"]
+    )
+    conversation = client.post(
+        "/v1/conversations", json={"customer_id": "CUS-1001"}, headers=agent_key
+    ).json()["id"]
+    body = client.post(
+        f"/v1/conversations/{conversation}/messages",
+        headers=agent_key,
+        json={"content": f"I want a refund for {old}"},
+    ).json()
     assert body["pending_approval"] is None
     assert all(c["name"] != "issue_refund" or c["status"] == "error" for c in body["tool_calls"])
     assert client.get("/v1/approvals", headers=approver).json() == []
@@ -186,26 +248,41 @@ def test_policy_refusal_never_reaches_approval(client: Any, agent_key: dict[str,
 
 def test_handoff_to_a_human_and_back(client: Any, agent_key: dict[str, str], seeded_engine: Any) -> None:
     order = refundable_order(seeded_engine)
-    conversation = client.post("/v1/conversations", json={"customer_id": "CUS-1001"}, headers=agent_key).json()["id"]
-    body = client.post(f"/v1/conversations/{conversation}/messages", headers=agent_key,
-                       json={"content": "This is unacceptable, I want to speak to a real person now."}).json()
+    conversation = client.post(
+        "/v1/conversations", json={"customer_id": "CUS-1001"}, headers=agent_key
+    ).json()["id"]
+    body = client.post(
+        f"/v1/conversations/{conversation}/messages",
+        headers=agent_key,
+        json={"content": "This is unacceptable, I want to speak to a real person now."},
+    ).json()
     assert body["tool_calls"][0]["name"] == "escalate_to_human" and body["status"] == "needs_human"
-    assert client.get(f"/v1/conversations/{conversation}", headers=agent_key).json()["handoff_reason"] == \
-        "angry_customer"
+    assert (
+        client.get(f"/v1/conversations/{conversation}", headers=agent_key).json()["handoff_reason"]
+        == "angry_customer"
+    )
 
     # While a human owns it the copilot only drafts: no tools run, even for a refund request.
-    draft = client.post(f"/v1/conversations/{conversation}/messages", headers=agent_key,
-                        json={"content": f"I want a refund for {order}"}).json()
+    draft = client.post(
+        f"/v1/conversations/{conversation}/messages",
+        headers=agent_key,
+        json={"content": f"I want a refund for {order}"},
+    ).json()
     assert draft["tool_calls"] == [] and draft["pending_approval"] is None and draft["reply"].strip()
 
     back = client.post(f"/v1/conversations/{conversation}/handback", headers=agent_key)
     assert back.status_code == 200 and back.json()["status"] == "active"
     assert client.post(f"/v1/conversations/{conversation}/handback", headers=agent_key).status_code == 409
-    after = client.post(f"/v1/conversations/{conversation}/messages", headers=agent_key,
-                        json={"content": f"Where is {order}?"}).json()
+    after = client.post(
+        f"/v1/conversations/{conversation}/messages",
+        headers=agent_key,
+        json={"content": f"Where is {order}?"},
+    ).json()
     assert after["tool_calls"][0]["name"] == "lookup_order"
 
     admin = bearer(seeded_engine, "default", ("admin",))
-    types = [e["type"] for e in client.get("/v1/audit", params={"conversation_id": conversation},
-                                           headers=admin).json()]
+    types = [
+        e["type"]
+        for e in client.get("/v1/audit", params={"conversation_id": conversation}, headers=admin).json()
+    ]
     assert "conversation.needs_human" in types and "conversation.active" in types

@@ -15,8 +15,13 @@ from api.audit import AuditLog
 def audit(engine: Any) -> AuditLog:
     log = AuditLog(engine)
     for i in range(5):
-        log.record(tenant="default", type="turn.received", actor="key_1", conversation_id="conv_1",
-                   payload={"n": i, "content": f"message {i}"})
+        log.record(
+            tenant="default",
+            type="turn.received",
+            actor="key_1",
+            conversation_id="conv_1",
+            payload={"n": i, "content": f"message {i}"},
+        )
     log.record(tenant="acme", type="turn.received", payload={"n": 0})
     return log
 
@@ -34,8 +39,10 @@ def test_chains_are_per_tenant(audit: AuditLog) -> None:
 
 def test_edited_payload_is_detected(audit: AuditLog, engine: Any) -> None:
     with engine.begin() as conn:
-        conn.execute(text("UPDATE audit_events SET payload = :p WHERE tenant='default' AND seq=3"),
-                     {"p": '{"n": 2, "content": "tampered"}'})
+        conn.execute(
+            text("UPDATE audit_events SET payload = :p WHERE tenant='default' AND seq=3"),
+            {"p": '{"n": 2, "content": "tampered"}'},
+        )
     result = audit.verify()
     assert not result.ok and (result.tenant, result.seq) == ("default", 3)
     assert "hash" in (result.reason or "")
@@ -64,20 +71,34 @@ def test_deleted_newest_event_is_detected(audit: AuditLog, engine: Any) -> None:
 def test_reordered_events_are_detected(audit: AuditLog, engine: Any) -> None:
     # Swap the contents of two rows (ids stay in place), as a reorder in storage would.
     with engine.begin() as conn:
-        rows = {r.seq: r for r in conn.execute(text(
-            "SELECT * FROM audit_events WHERE tenant='default' AND seq IN (2, 3)"))}
+        rows = {
+            r.seq: r
+            for r in conn.execute(text("SELECT * FROM audit_events WHERE tenant='default' AND seq IN (2, 3)"))
+        }
         for seq, other in ((2, 3), (3, 2)):
             r = rows[other]
-            conn.execute(text("UPDATE audit_events SET seq=:seq, payload=:payload, prev_hash=:prev, hash=:hash, "
-                              "created_at=:created WHERE id=:id"),
-                         {"seq": -seq, "payload": r.payload, "prev": r.prev_hash, "hash": r.hash,
-                          "created": r.created_at, "id": rows[seq].id})
+            conn.execute(
+                text(
+                    "UPDATE audit_events SET seq=:seq, payload=:payload, prev_hash=:prev, hash=:hash, "
+                    "created_at=:created WHERE id=:id"
+                ),
+                {
+                    "seq": -seq,
+                    "payload": r.payload,
+                    "prev": r.prev_hash,
+                    "hash": r.hash,
+                    "created": r.created_at,
+                    "id": rows[seq].id,
+                },
+            )
         conn.execute(text("UPDATE audit_events SET seq=-seq WHERE seq < 0"))
     result = audit.verify()
     assert not result.ok and result.seq == 2 and "link" in (result.reason or "")
 
 
-def test_cli_verify_exit_codes(audit: AuditLog, engine: Any, settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_verify_exit_codes(
+    audit: AuditLog, engine: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from api import cli
 
     monkeypatch.setattr(cli, "get_settings", lambda: settings)

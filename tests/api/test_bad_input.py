@@ -22,7 +22,9 @@ def headers(seeded_engine: Any) -> dict[str, str]:
 
 @pytest.fixture
 def conversation(client: Any, headers: dict[str, str]) -> str:
-    return str(client.post("/v1/conversations", json={"customer_id": "CUS-1001"}, headers=headers).json()["id"])
+    return str(
+        client.post("/v1/conversations", json={"customer_id": "CUS-1001"}, headers=headers).json()["id"]
+    )
 
 
 def assert_error(response: Any, status: int, *words: str) -> None:
@@ -35,8 +37,9 @@ def assert_error(response: Any, status: int, *words: str) -> None:
 
 @pytest.mark.parametrize("content", ["", "   \n"])
 def test_empty_content(client: Any, headers: dict[str, str], conversation: str, content: str) -> None:
-    response = client.post(f"/v1/conversations/{conversation}/messages", json={"content": content},
-                           headers=headers)
+    response = client.post(
+        f"/v1/conversations/{conversation}/messages", json={"content": content}, headers=headers
+    )
     assert_error(response, 422, "content")
 
 
@@ -46,34 +49,60 @@ def test_unknown_conversation(client: Any, headers: dict[str, str]) -> None:
 
 
 def test_one_megabyte_message(client: Any, headers: dict[str, str], conversation: str) -> None:
-    response = client.post(f"/v1/conversations/{conversation}/messages", json={"content": "a" * 1_000_000},
-                           headers=headers)
+    response = client.post(
+        f"/v1/conversations/{conversation}/messages", json={"content": "a" * 1_000_000}, headers=headers
+    )
     assert_error(response, 413, "limit")
 
 
 @pytest.mark.parametrize("auth", [None, "Bearer dp_wrong", "Basic abc", "Bearer "])
 def test_wrong_key(client: Any, conversation: str, auth: str | None) -> None:
-    response = client.post(f"/v1/conversations/{conversation}/messages", json={"content": "hi"},
-                           headers={"Authorization": auth} if auth else {})
+    response = client.post(
+        f"/v1/conversations/{conversation}/messages",
+        json={"content": "hi"},
+        headers={"Authorization": auth} if auth else {},
+    )
     assert_error(response, 401)
 
 
 def test_malformed_json(client: Any, headers: dict[str, str], conversation: str) -> None:
-    response = client.post(f"/v1/conversations/{conversation}/messages", content=b'{"content": "hi"',
-                           headers={**headers, "Content-Type": "application/json"})
+    response = client.post(
+        f"/v1/conversations/{conversation}/messages",
+        content=b'{"content": "hi"',
+        headers={**headers, "Content-Type": "application/json"},
+    )
     assert_error(response, 422)
 
 
 def test_unknown_field_and_wrong_types(client: Any, headers: dict[str, str], conversation: str) -> None:
-    assert_error(client.post(f"/v1/conversations/{conversation}/messages", json={"content": 5}, headers=headers),
-                 422, "content")
-    assert_error(client.post(f"/v1/conversations/{conversation}/messages",
-                             json={"content": "hi", "tenant": "acme"}, headers=headers), 422, "tenant")
+    assert_error(
+        client.post(f"/v1/conversations/{conversation}/messages", json={"content": 5}, headers=headers),
+        422,
+        "content",
+    )
+    assert_error(
+        client.post(
+            f"/v1/conversations/{conversation}/messages",
+            json={"content": "hi", "tenant": "acme"},
+            headers=headers,
+        ),
+        422,
+        "tenant",
+    )
 
 
-def test_customer_mismatch_and_unknown_customer(client: Any, headers: dict[str, str], conversation: str) -> None:
-    assert_error(client.post(f"/v1/conversations/{conversation}/messages",
-                             json={"content": "hi", "customer_id": "CUS-1002"}, headers=headers), 400, "customer")
+def test_customer_mismatch_and_unknown_customer(
+    client: Any, headers: dict[str, str], conversation: str
+) -> None:
+    assert_error(
+        client.post(
+            f"/v1/conversations/{conversation}/messages",
+            json={"content": "hi", "customer_id": "CUS-1002"},
+            headers=headers,
+        ),
+        400,
+        "customer",
+    )
     assert_error(client.post("/v1/conversations", json={"customer_id": "CUS-99999"}, headers=headers), 404)
 
 

@@ -19,7 +19,9 @@ def runner(settings: Any, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
 
 
 def test_keys_create_json(runner: CliRunner, engine: Any) -> None:
-    result = runner.invoke(cli.app, ["keys", "create", "--tenant", "acme", "--scopes", "agent,admin", "--json"])
+    result = runner.invoke(
+        cli.app, ["keys", "create", "--tenant", "acme", "--scopes", "agent,admin", "--json"]
+    )
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["tenant"] == "acme" and out["scopes"] == ["agent", "admin"]
@@ -33,8 +35,9 @@ def test_keys_create_rejects_bad_input(runner: CliRunner, engine: Any, args: lis
     assert result.exit_code == 2 and "error" in result.output
 
 
-def test_ask_runs_a_turn_through_run_turn(runner: CliRunner, seeded_engine: Any, settings: Any,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ask_runs_a_turn_through_run_turn(
+    runner: CliRunner, seeded_engine: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from api import runtime
 
     monkeypatch.setattr(runtime, "build_knowledge", lambda settings: None)
@@ -48,14 +51,26 @@ def test_ask_runs_a_turn_through_run_turn(runner: CliRunner, seeded_engine: Any,
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["tool_calls"][0]["name"] == "lookup_order" and out["degraded"] is True
-    follow_up = runner.invoke(cli.app, ["ask", "Can I get a refund for it?", "--customer", "CUS-1001",
-                                        "--conversation", out["conversation_id"], "--json"])
+    follow_up = runner.invoke(
+        cli.app,
+        [
+            "ask",
+            "Can I get a refund for it?",
+            "--customer",
+            "CUS-1001",
+            "--conversation",
+            out["conversation_id"],
+            "--json",
+        ],
+    )
     assert json.loads(follow_up.stdout)["tool_calls"][0]["args"] == {"order_number": order}
     unknown = runner.invoke(cli.app, ["ask", "hi", "--customer", "CUS-99999"])
     assert unknown.exit_code == 2 and "not found" in unknown.output
 
 
-def test_serve_prints_a_bootstrap_key_once(runner: CliRunner, engine: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_prints_a_bootstrap_key_once(
+    runner: CliRunner, engine: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import uvicorn
 
     started: list[Any] = []

@@ -28,30 +28,47 @@ def dana_orders(client: Any, headers: dict[str, str]) -> list[dict[str, Any]]:
 
 
 def new_conversation(client: Any, headers: dict[str, str], customer: str | None = "CUS-1001") -> str:
-    response = client.post("/v1/conversations", json={"customer_id": customer} if customer else {},
-                           headers=headers)
+    response = client.post(
+        "/v1/conversations", json={"customer_id": customer} if customer else {}, headers=headers
+    )
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
 
 
-def test_order_status_then_refund_uses_tools_and_is_audited(client: Any, agent_headers: dict[str, str],
-                                                            seeded_engine: Any) -> None:
+def test_order_status_then_refund_uses_tools_and_is_audited(
+    client: Any, agent_headers: dict[str, str], seeded_engine: Any
+) -> None:
     delivered = next(o for o in dana_orders(client, agent_headers) if o["status"] == "delivered")
     conversation = new_conversation(client, agent_headers)
 
-    first = client.post(f"/v1/conversations/{conversation}/messages", headers=agent_headers,
-                        json={"content": f"Where is my order {delivered['order_number']}?"})
+    first = client.post(
+        f"/v1/conversations/{conversation}/messages",
+        headers=agent_headers,
+        json={"content": f"Where is my order {delivered['order_number']}?"},
+    )
     assert first.status_code == 200, first.text
     body = first.json()
     assert [c["name"] for c in body["tool_calls"]] == ["lookup_order"]
     assert body["tool_calls"][0]["status"] == "ok"
     assert delivered["order_number"] in body["reply"] and "delivered" in body["reply"]
     assert body["model"] == "deskpilot-offline" and body["degraded"] is True
-    assert set(body) >= {"conversation_id", "reply", "citations", "tool_calls", "model", "degraded", "usage",
-                         "redactions", "pending_approval"}
+    assert set(body) >= {
+        "conversation_id",
+        "reply",
+        "citations",
+        "tool_calls",
+        "model",
+        "degraded",
+        "usage",
+        "redactions",
+        "pending_approval",
+    }
 
-    second = client.post(f"/v1/conversations/{conversation}/messages", headers=agent_headers,
-                         json={"content": "Can I get a refund for it?"})
+    second = client.post(
+        f"/v1/conversations/{conversation}/messages",
+        headers=agent_headers,
+        json={"content": "Can I get a refund for it?"},
+    )
     assert second.status_code == 200, second.text
     refund_call = second.json()["tool_calls"][0]
     assert refund_call["name"] == "lookup_refund"
@@ -60,15 +77,25 @@ def test_order_status_then_refund_uses_tools_and_is_audited(client: Any, agent_h
     admin = bearer(seeded_engine, "default", ("admin",))
     events = client.get("/v1/audit", params={"conversation_id": conversation}, headers=admin).json()
     types = [e["type"] for e in reversed(events)]
-    assert types == ["conversation.created", "turn.received", "tool.called", "reply.sent",
-                     "turn.received", "tool.called", "reply.sent"]
+    assert types == [
+        "conversation.created",
+        "turn.received",
+        "tool.called",
+        "reply.sent",
+        "turn.received",
+        "tool.called",
+        "reply.sent",
+    ]
     assert client.get("/v1/audit/verify", headers=admin).json()["ok"] is True
 
 
 def test_history_is_stored(client: Any, agent_headers: dict[str, str]) -> None:
     conversation = new_conversation(client, agent_headers)
-    client.post(f"/v1/conversations/{conversation}/messages", headers=agent_headers,
-                json={"content": "How long do refunds take?"})
+    client.post(
+        f"/v1/conversations/{conversation}/messages",
+        headers=agent_headers,
+        json={"content": "How long do refunds take?"},
+    )
     history = client.get(f"/v1/conversations/{conversation}", headers=agent_headers).json()
     assert [m["role"] for m in history["messages"]] == ["user", "assistant"]
     assert history["messages"][0]["content"] == "How long do refunds take?"
@@ -79,8 +106,12 @@ def test_streaming_sends_tokens_tool_calls_and_final(client: Any, agent_headers:
     order = dana_orders(client, agent_headers)[0]["order_number"]
     conversation = new_conversation(client, agent_headers)
     headers = {**agent_headers, "Accept": "text/event-stream"}
-    with client.stream("POST", f"/v1/conversations/{conversation}/messages", headers=headers,
-                       json={"content": f"Status of {order}?"}) as response:
+    with client.stream(
+        "POST",
+        f"/v1/conversations/{conversation}/messages",
+        headers=headers,
+        json={"content": f"Status of {order}?"},
+    ) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         events = sse_events("".join(response.iter_text()))

@@ -16,14 +16,17 @@ QUESTIONS = [
 
 
 @pytest.mark.parametrize(("question", "topic"), QUESTIONS)
-def test_policy_questions_are_answered_with_citations(settings: Any, seeded_engine: Any, redactor: Any,
-                                                      demo_knowledge: Any, question: str, topic: str) -> None:
+def test_policy_questions_are_answered_with_citations(
+    settings: Any, seeded_engine: Any, redactor: Any, demo_knowledge: Any, question: str, topic: str
+) -> None:
     headers = bearer(seeded_engine)
     with make_client(settings, seeded_engine, redactor=redactor, knowledge=demo_knowledge) as client:
-        conversation = client.post("/v1/conversations", json={"customer_id": "CUS-1001"},
-                                   headers=headers).json()["id"]
-        body = client.post(f"/v1/conversations/{conversation}/messages", json={"content": question},
-                           headers=headers).json()
+        conversation = client.post(
+            "/v1/conversations", json={"customer_id": "CUS-1001"}, headers=headers
+        ).json()["id"]
+        body = client.post(
+            f"/v1/conversations/{conversation}/messages", json={"content": question}, headers=headers
+        ).json()
         search = client.get("/v1/knowledge/search", params={"q": question, "k": 3}, headers=headers)
     assert body["citations"], body
     cited = {c["chunk_id"] for c in body["citations"]}

@@ -9,16 +9,22 @@ import pytest
 from pydantic import SecretStr
 
 from tests.conftest import bearer, make_client
-from tests.support import Fail, Reply, ToolCalls, Usage
 from tests.helpers import sse_events
+from tests.support import Fail, Reply, ToolCalls, Usage
 
 
 @pytest.fixture
 def online_settings(settings: Any, openai_stub: Any) -> Any:
-    return settings.model_copy(update={
-        "force_offline": False, "openai_api_key": SecretStr("sk-test"), "llm_base_url": openai_stub.base_url,
-        "llm_max_retries": 0, "llm_timeout_s": 5.0, "fallback_models": [],
-    })
+    return settings.model_copy(
+        update={
+            "force_offline": False,
+            "openai_api_key": SecretStr("sk-test"),
+            "llm_base_url": openai_stub.base_url,
+            "llm_max_retries": 0,
+            "llm_timeout_s": 5.0,
+            "fallback_models": [],
+        }
+    )
 
 
 @pytest.fixture
@@ -35,13 +41,16 @@ def delivered_order(client: Any, headers: dict[str, str]) -> str:
 def test_scripted_tool_call_then_answer(client: Any, openai_stub: Any, seeded_engine: Any) -> None:
     headers = bearer(seeded_engine)
     order = delivered_order(client, headers)
-    conversation = client.post("/v1/conversations", json={"customer_id": "CUS-1001"}, headers=headers).json()["id"]
+    conversation = client.post("/v1/conversations", json={"customer_id": "CUS-1001"}, headers=headers).json()[
+        "id"
+    ]
     openai_stub.enqueue(
         ToolCalls([("lookup_order", {"order_number": order})], usage=Usage(1500, 20, cached_tokens=1280)),
         Reply("Your order has been delivered.", usage=Usage(1700, 12, cached_tokens=1536)),
     )
-    body = client.post(f"/v1/conversations/{conversation}/messages", json={"content": f"Where is {order}?"},
-                       headers=headers).json()
+    body = client.post(
+        f"/v1/conversations/{conversation}/messages", json={"content": f"Where is {order}?"}, headers=headers
+    ).json()
 
     assert body["model"] == "gpt-4o" and body["degraded"] is False
     assert body["reply"] == "Your order has been delivered."
@@ -58,12 +67,18 @@ def test_scripted_tool_call_then_answer(client: Any, openai_stub: Any, seeded_en
 
 def test_streaming_over_http(client: Any, openai_stub: Any, seeded_engine: Any) -> None:
     headers = bearer(seeded_engine)
-    conversation = client.post("/v1/conversations", json={"customer_id": "CUS-1001"}, headers=headers).json()["id"]
-    openai_stub.enqueue(Reply("Refunds reach your card within 5-10 business days.",
-                              usage=Usage(1200, 11, cached_tokens=1024)))
-    with client.stream("POST", f"/v1/conversations/{conversation}/messages",
-                       headers={**headers, "Accept": "text/event-stream"},
-                       json={"content": "How long do refunds take?"}) as response:
+    conversation = client.post("/v1/conversations", json={"customer_id": "CUS-1001"}, headers=headers).json()[
+        "id"
+    ]
+    openai_stub.enqueue(
+        Reply("Refunds reach your card within 5-10 business days.", usage=Usage(1200, 11, cached_tokens=1024))
+    )
+    with client.stream(
+        "POST",
+        f"/v1/conversations/{conversation}/messages",
+        headers={**headers, "Accept": "text/event-stream"},
+        json={"content": "How long do refunds take?"},
+    ) as response:
         events = sse_events("".join(response.iter_text()))
     tokens = [json.loads(d)["delta"] for k, d in events if k == "token"]
     final = json.loads(events[-1][1])
@@ -72,11 +87,18 @@ def test_streaming_over_http(client: Any, openai_stub: Any, seeded_engine: Any) 
     assert openai_stub.chat_requests[0].json["stream"] is True
 
 
-def test_model_failure_falls_back_to_offline_engine(client: Any, openai_stub: Any, seeded_engine: Any) -> None:
+def test_model_failure_falls_back_to_offline_engine(
+    client: Any, openai_stub: Any, seeded_engine: Any
+) -> None:
     headers = bearer(seeded_engine)
-    conversation = client.post("/v1/conversations", json={"customer_id": "CUS-1001"}, headers=headers).json()["id"]
+    conversation = client.post("/v1/conversations", json={"customer_id": "CUS-1001"}, headers=headers).json()[
+        "id"
+    ]
     openai_stub.enqueue(Fail(500))
-    response = client.post(f"/v1/conversations/{conversation}/messages",
-                           json={"content": "How long do refunds take?"}, headers=headers)
+    response = client.post(
+        f"/v1/conversations/{conversation}/messages",
+        json={"content": "How long do refunds take?"},
+        headers=headers,
+    )
     assert response.status_code == 200
     assert response.json()["model"] == "deskpilot-offline" and response.json()["degraded"] is True

@@ -4,8 +4,8 @@ the audit table or the logs; only the restored replies carry it."""
 from __future__ import annotations
 
 import json
-import re
 import logging
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -25,9 +25,11 @@ CANARIES = {
     "+1 415-555-0199": "PHONE",
     "742 Evergreen Terrace": "ADDRESS",
 }
-MESSAGE = ("I'm Priya Ramanathan, priya.ramanathan@example.org, card 4111 1111 1111 1111, phone "
-           "+1 415-555-0199. Please send the replacement to 742 Evergreen Terrace, Springfield. "
-           "Where is {order}?")
+MESSAGE = (
+    "I'm Priya Ramanathan, priya.ramanathan@example.org, card 4111 1111 1111 1111, phone "
+    "+1 415-555-0199. Please send the replacement to 742 Evergreen Terrace, Springfield. "
+    "Where is {order}?"
+)
 
 
 def all_bytes(paths: list[Path]) -> bytes:
@@ -46,22 +48,34 @@ def variants(value: str) -> list[str]:
 
 @pytest.fixture
 def online_settings(settings: Any, openai_stub: Any) -> Any:
-    return settings.model_copy(update={"force_offline": False, "openai_api_key": SecretStr("sk-test"),
-                                       "llm_base_url": openai_stub.base_url, "llm_max_retries": 0,
-                                       "fallback_models": []})
+    return settings.model_copy(
+        update={
+            "force_offline": False,
+            "openai_api_key": SecretStr("sk-test"),
+            "llm_base_url": openai_stub.base_url,
+            "llm_max_retries": 0,
+            "fallback_models": [],
+        }
+    )
 
 
-def test_no_raw_pii_outside_restored_replies(online_settings: Any, seeded_engine: Any, redactor: Any,
-                                             demo_knowledge: Any, openai_stub: Any,
-                                             caplog: pytest.LogCaptureFixture) -> None:
+def test_no_raw_pii_outside_restored_replies(
+    online_settings: Any,
+    seeded_engine: Any,
+    redactor: Any,
+    demo_knowledge: Any,
+    openai_stub: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     caplog.set_level(logging.DEBUG)
     headers = bearer(seeded_engine)
     home = online_settings.home
     assert not any(v.encode() in all_bytes([home / "deskpilot.db"]) for v in CANARIES)  # the premise
     with make_client(online_settings, seeded_engine, redactor=redactor, knowledge=demo_knowledge) as client:
         order = client.get("/v1/customers/CUS-1001", headers=headers).json()["orders"][0]["order_number"]
-        conversation = client.post("/v1/conversations", json={"customer_id": "CUS-1001"},
-                                   headers=headers).json()["id"]
+        conversation = client.post(
+            "/v1/conversations", json={"customer_id": "CUS-1001"}, headers=headers
+        ).json()["id"]
 
         def answer(body: dict[str, Any]) -> Any:
             if body["messages"][-1]["role"] == "tool":
@@ -73,19 +87,32 @@ def test_no_raw_pii_outside_restored_replies(online_settings: Any, seeded_engine
             return ToolCalls([("lookup_order", {"order_number": order})])
 
         openai_stub.default = answer
-        first = client.post(f"/v1/conversations/{conversation}/messages", headers=headers,
-                            json={"content": MESSAGE.format(order=order)}).json()
-        second = client.post(f"/v1/conversations/{conversation}/messages", headers=headers,
-                             json={"content": "Also my email is priya.ramanathan@example.org, did you get it?"}).json()
-        redacted = client.post(f"/v1/conversations/{conversation}/messages?redacted=true", headers=headers,
-                               json={"content": "thanks Priya Ramanathan"}).json()
+        first = client.post(
+            f"/v1/conversations/{conversation}/messages",
+            headers=headers,
+            json={"content": MESSAGE.format(order=order)},
+        ).json()
+        client.post(
+            f"/v1/conversations/{conversation}/messages",
+            headers=headers,
+            json={"content": "Also my email is priya.ramanathan@example.org, did you get it?"},
+        ).json()
+        redacted = client.post(
+            f"/v1/conversations/{conversation}/messages?redacted=true",
+            headers=headers,
+            json={"content": "thanks Priya Ramanathan"},
+        ).json()
         history = client.get(f"/v1/conversations/{conversation}", headers=headers).json()
         admin = bearer(seeded_engine, "default", ("admin",))
         audit = client.get("/v1/audit", params={"limit": 1000}, headers=admin).json()
 
     # The replies to the customer/staff are restored...
     assert "Priya Ramanathan" in first["reply"] and "priya.ramanathan@example.org" in first["reply"]
-    assert first["redactions"].get("PERSON") and first["redactions"].get("EMAIL") and first["redactions"].get("CARD")
+    assert (
+        first["redactions"].get("PERSON")
+        and first["redactions"].get("EMAIL")
+        and first["redactions"].get("CARD")
+    )
     assert "Priya Ramanathan" in history["messages"][0]["content"]  # staff view, restored
     # ... and the same e-mail keeps its placeholder across turns (a stable, cacheable history).
     sent = [r.json for r in openai_stub.chat_requests]
@@ -116,17 +143,25 @@ def test_no_raw_pii_outside_restored_replies(online_settings: Any, seeded_engine
 def test_erasing_a_conversations_vault(settings: Any, seeded_engine: Any, redactor: Any) -> None:
     headers = bearer(seeded_engine, "default", ("agent", "admin"))
     with make_client(settings, seeded_engine, redactor=redactor) as client:
-        conversation = client.post("/v1/conversations", json={"customer_id": "CUS-1001"},
-                                   headers=headers).json()["id"]
-        client.post(f"/v1/conversations/{conversation}/messages", headers=headers,
-                    json={"content": "I'm Priya Ramanathan, priya.ramanathan@example.org"})
+        conversation = client.post(
+            "/v1/conversations", json={"customer_id": "CUS-1001"}, headers=headers
+        ).json()["id"]
+        client.post(
+            f"/v1/conversations/{conversation}/messages",
+            headers=headers,
+            json={"content": "I'm Priya Ramanathan, priya.ramanathan@example.org"},
+        )
         before = client.get(f"/v1/conversations/{conversation}", headers=headers).json()
         assert "Priya Ramanathan" in before["messages"][0]["content"]
 
         erased = client.delete(f"/v1/conversations/{conversation}/pii", headers=headers)
         assert erased.status_code == 200 and erased.json()["vault_entries_deleted"] >= 2
         after = client.get(f"/v1/conversations/{conversation}", headers=headers).json()
-        assert "Priya" not in after["messages"][0]["content"] and "<PERSON_" in after["messages"][0]["content"]
-        assert client.delete(f"/v1/conversations/{conversation}/pii",
-                             headers=bearer(seeded_engine)).status_code == 403
+        assert (
+            "Priya" not in after["messages"][0]["content"] and "<PERSON_" in after["messages"][0]["content"]
+        )
+        assert (
+            client.delete(f"/v1/conversations/{conversation}/pii", headers=bearer(seeded_engine)).status_code
+            == 403
+        )
         assert client.delete("/v1/conversations/conv_nope/pii", headers=headers).status_code == 404

@@ -21,8 +21,9 @@ pytestmark = pytest.mark.postgres
 
 @pytest.fixture
 def pg_engine() -> Iterator[Any]:
-    admin = create_engine(f"{SERVER.replace('postgresql://', 'postgresql+psycopg://')}/postgres",
-                          isolation_level="AUTOCOMMIT")
+    admin = create_engine(
+        f"{SERVER.replace('postgresql://', 'postgresql+psycopg://')}/postgres", isolation_level="AUTOCOMMIT"
+    )
     name = f"deskpilot_test_{uuid.uuid4().hex[:10]}"
     try:
         with admin.connect() as conn:
@@ -55,21 +56,37 @@ def test_turns_approvals_and_audit_on_postgres(settings: Any, pg_engine: Any) ->
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-                conversation = (await client.post("/v1/conversations", json={"customer_id": "CUS-1001"},
-                                                  headers=agent_key)).json()["id"]
-                status = (await client.post(f"/v1/conversations/{conversation}/messages", headers=agent_key,
-                                            json={"content": f"Where is {order}?"})).json()
+                conversation = (
+                    await client.post(
+                        "/v1/conversations", json={"customer_id": "CUS-1001"}, headers=agent_key
+                    )
+                ).json()["id"]
+                status = (
+                    await client.post(
+                        f"/v1/conversations/{conversation}/messages",
+                        headers=agent_key,
+                        json={"content": f"Where is {order}?"},
+                    )
+                ).json()
                 assert status["tool_calls"][0]["name"] == "lookup_order"
-                pending = (await client.post(f"/v1/conversations/{conversation}/messages", headers=agent_key,
-                                             json={"content": f"I want a refund for {order}"})).json()
+                pending = (
+                    await client.post(
+                        f"/v1/conversations/{conversation}/messages",
+                        headers=agent_key,
+                        json={"content": f"I want a refund for {order}"},
+                    )
+                ).json()
                 approval = pending["pending_approval"]
                 assert approval
-                decisions = await asyncio.gather(*(
-                    client.post(f"/v1/approvals/{approval}", json={"decision": "approve"}, headers=h)
-                    for h in approvers))
+                decisions = await asyncio.gather(
+                    *(
+                        client.post(f"/v1/approvals/{approval}", json={"decision": "approve"}, headers=h)
+                        for h in approvers
+                    )
+                )
                 verify = (await client.get("/v1/audit/verify", headers=agent_key)).json()
                 assert verify["ok"], verify
-                usage = (await client.get("/v1/usage", params={"group_by": "day"}, headers=agent_key))
+                usage = await client.get("/v1/usage", params={"group_by": "day"}, headers=agent_key)
                 assert usage.status_code == 200
                 return list(decisions)
 
