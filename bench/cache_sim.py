@@ -12,6 +12,8 @@ namespace OpenAI shows the model (`agent.tokens.render_tools`), then every messa
 prefix of a request is the longest common token prefix with any earlier request's prompt; the cached
 estimate follows OpenAI's rule (none below 1,024 tokens, then whole 128-token steps). The framing is an
 approximation of OpenAI's unpublished template; both sides of every comparison use the same one.
+
+Run: `python -m bench.cache_sim` (or `make bench`); about a minute on 2 cores, most of it the 400 turns.
 """
 
 from __future__ import annotations
