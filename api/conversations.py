@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,6 +15,7 @@ from agent.images import ImageRef
 from agent.service import AgentService, TurnEvent, TurnRequest, TurnResult
 from api.approvals import ApprovalService
 from api.audit import AuditLog
+from api.metrics import Metrics
 from api.errors import ApiError, ConflictError, NotFoundError
 from api.models import Approval, Conversation, Message, UsageRecord, utcnow
 
@@ -27,8 +29,10 @@ class ConversationService:
         approvals: ApprovalService,
         audit: AuditLog,
         redactor: Any = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.engine = engine
+        self.metrics = metrics or Metrics()
         self.audit = audit
         self.agent = agent
         self.approvals = approvals
@@ -135,9 +139,13 @@ class ConversationService:
                 draft_only=conversation.status == "needs_human",
                 images=images,
             )
+            started = time.perf_counter()
             async for event in self.agent.stream_turn(request):
                 if event.kind == "final":
                     self._store_turn(conversation, customer, event.data)
+                    self.metrics.observe_turn(
+                        event.data, channel=channel, seconds=time.perf_counter() - started
+                    )
                 yield event
 
     async def resume_after_decision(
@@ -163,6 +171,7 @@ class ConversationService:
                 )
             )
             self._store_turn(conversation, conversation.customer_id, result)
+            self.metrics.observe_turn(result, channel="approval", seconds=0.0)
             return result
 
     def handback(self, *, tenant: str, conversation_id: str, actor: str) -> Conversation:

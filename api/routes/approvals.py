@@ -48,6 +48,7 @@ async def decide(
         note=body.note,
         actor=principal.key_id,
     )
+    runtime.conversations.metrics.approvals.labels(body.decision).inc()
     result = await runtime.conversations.resume_after_decision(
         tenant=principal.tenant, approval=approval, actor=principal.key_id
     )

@@ -1,9 +1,10 @@
-"""Liveness and readiness probes (no auth: they reveal nothing but up/down)."""
+"""Liveness, readiness and metrics (no auth: they reveal no customer or tenant data)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from sqlmodel import Session
 
@@ -15,6 +16,12 @@ router = APIRouter(tags=["health"])
 @router.get("/healthz")
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
+
+
+@router.get("/metrics", include_in_schema=False)
+def metrics(runtime: RuntimeDep) -> Response:
+    """Prometheus exposition; labels carry models, tools and channels, never customer data."""
+    return Response(runtime.conversations.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/readyz")

@@ -137,3 +137,14 @@ def test_health_probes(client: Any) -> None:
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["checks"]["database"] == "ok"
     assert client.get("/openapi.json").status_code == 200
+
+
+def test_metrics_count_turns_and_tools(client: Any, agent_headers: dict[str, str]) -> None:
+    order = dana_orders(client, agent_headers)[0]["order_number"]
+    conversation = new_conversation(client, agent_headers)
+    client.post(f"/v1/conversations/{conversation}/messages", headers=agent_headers,
+                json={"content": f"Where is {order}?"})
+    text = client.get("/metrics").text
+    assert 'deskpilot_turns_total{channel="api",degraded="true",model="deskpilot-offline"} 1.0' in text
+    assert 'deskpilot_tool_calls_total{status="ok",tool="lookup_order"} 1.0' in text
+    assert "deskpilot_turn_seconds_bucket" in text and "CUS-1001" not in text
