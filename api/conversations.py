@@ -15,8 +15,8 @@ from agent.images import ImageRef
 from agent.service import AgentService, TurnEvent, TurnRequest, TurnResult
 from api.approvals import ApprovalService
 from api.audit import AuditLog
-from api.metrics import Metrics
 from api.errors import ApiError, ConflictError, NotFoundError
+from api.metrics import Metrics
 from api.models import Approval, Conversation, Message, UsageRecord, utcnow
 
 
