@@ -18,6 +18,8 @@ keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 audit_app = typer.Typer(help="Inspect the audit log.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+db_app = typer.Typer(help="Database schema migrations (Alembic).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
 
 
 def _engine() -> Any:
@@ -173,6 +175,21 @@ def audit_verify(tenant: Annotated[str | None, typer.Option(help="Only this tena
         err=True,
     )
     raise typer.Exit(1)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply pending migrations (the server also does this at start-up)."""
+    _engine().dispose()
+    typer.echo("database schema is up to date")
+
+
+@db_app.command("revision")
+def db_revision(message: Annotated[str, typer.Option("-m", "--message", help="What changed.")]) -> None:
+    """For developers: write a new migration from the difference between the models and the database."""
+    from api.migrate import new_revision
+
+    new_revision(_engine(), message)
 
 
 app.command(help="Ingest files or folders into a tenant's knowledge base.")(ingest)

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, event
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
 
 def make_engine(url: str) -> Engine:
@@ -30,12 +30,19 @@ def make_engine(url: str) -> Engine:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create every table the app and the store define (imported here so their metadata is registered)."""
-    import agent.pii  # noqa: F401  (vault table)
-    import api.models  # noqa: F401
-    import tools.backends.sql_models  # noqa: F401
+    """Brings the database to the current schema with the Alembic migrations in api/migrations."""
+    from sqlalchemy import inspect
 
-    SQLModel.metadata.create_all(engine)
+    from api import migrate
+
+    tables = set(inspect(engine).get_table_names())
+    if "api_keys" in tables and "alembic_version" not in tables:
+        # A database made before migrations existed: it already has the initial schema.
+        from alembic import command
+
+        with engine.begin() as connection:
+            command.stamp(migrate.alembic_config(connection), "0001")
+    migrate.upgrade(engine)
 
 
 @contextmanager
