@@ -62,7 +62,7 @@ class LocalEmbedder(ONNXMiniLM_L6_V2):
         if self.missing_files():
             raise EmbedderNotBuilt(f"model files missing under {self.DOWNLOAD_PATH}; run `make install`")
 
-    def _download(self, url: str, fname: str, chunk_size: int = 1024) -> None:
+    def _download(self, url: str, fname: str, chunk_size: int = 1024) -> None:  # type: ignore[override]
         raise EmbedderNotBuilt(f"refusing to download {url}: build the model with `make install`")
 
     @cached_property

@@ -49,6 +49,8 @@ class KnowledgeBase:
     ) -> None:
         self.client = client
         self.embedder = embedder
+        # Chroma's signatures want a function over any Embeddable; ours embeds documents only.
+        self._chroma_ef: Any = embedder
         self.provider = provider
         self.refresh_interval_s = refresh_interval_s
         self._collections: dict[str, Collection] = {}
@@ -65,13 +67,13 @@ class KnowledgeBase:
             try:
                 # The embedding function is always passed: without it Chroma would fall back to its default,
                 # which downloads a model.
-                collection = self.client.get_collection(name, embedding_function=self.embedder)
+                collection = self.client.get_collection(name, embedding_function=self._chroma_ef)
             except (NotFoundError, ValueError):
                 if not create:
                     return None
                 collection = self.client.create_collection(
                     name,
-                    embedding_function=self.embedder,
+                    embedding_function=self._chroma_ef,
                     configuration={"hnsw": {"space": "cosine"}},
                     metadata={"tenant": tenant, "revision": uuid.uuid4().hex},
                 )
@@ -88,7 +90,7 @@ class KnowledgeBase:
             return corpus
         with self._lock:
             corpus = self._corpora.get(tenant)
-            fresh = self.client.get_collection(collection.name, embedding_function=self.embedder)
+            fresh = self.client.get_collection(collection.name, embedding_function=self._chroma_ef)
             revision = str((fresh.metadata or {}).get("revision", ""))
             if corpus is None or corpus.revision != revision:
                 corpus = TenantCorpus.load(fresh, revision, now)
