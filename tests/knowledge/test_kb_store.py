@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from knowledge import open_knowledge_base
 from knowledge.ingest import ingest_bytes
@@ -100,3 +106,53 @@ def test_reopening_the_store_keeps_documents(tmp_path: Path, models_dir: Path) -
         ingest_bytes(second, "acme", "faq.md", b"# FAQ\n\nWe ship NB-TENT-4P by ground.").chunks_unchanged
         == 1
     )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_a_chroma_server_works_like_the_embedded_store(tmp_path: Path, models_dir: Path) -> None:
+    """DESKPILOT_CHROMA_URL: the same behaviour through `chroma run` and chromadb.HttpClient."""
+    chroma = Path(sys.executable).parent / "chroma"
+    if not chroma.exists():
+        pytest.skip("the chroma CLI is not installed in this environment")
+    port = _free_port()
+    server = subprocess.Popen(
+        [str(chroma), "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                kb = open_knowledge_base(
+                    chroma_path=tmp_path / "unused",
+                    chroma_url=f"http://127.0.0.1:{port}",
+                    models_dir=models_dir,
+                )
+                break
+            except Exception:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.3)
+        report = ingest_bytes(
+            kb, "acme", "codes.md", b"# Codes\n\n## Declines\n\nPAY-1003 means a billing mismatch."
+        )
+        assert report.chunks_added == 1
+        assert (
+            ingest_bytes(
+                kb, "acme", "codes.md", b"# Codes\n\n## Declines\n\nPAY-1003 means a billing mismatch."
+            ).chunks_unchanged
+            == 1
+        )
+        [passage] = kb.search("acme", "PAY-1003", k=1)
+        assert (passage.title, passage.section) == ("Codes", "Declines")
+        assert kb.search("other", "PAY-1003") == []
+        assert not (tmp_path / "unused").exists()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
