@@ -58,6 +58,6 @@ class TurnContext:
     retrieval_k: int = 4
     max_steps: int = 6
     draft_only: bool = False  # a human owns the conversation: suggest, do not act
-    prompt_cache_key: str | None = None
+    cache_keys: Any = None  # PromptCacheKeys: one key per model call, bucketed by traffic
     tool_events: list[dict[str, Any]] = field(default_factory=list)  # filled by the tool node
     redaction_counts: dict[str, int] = field(default_factory=dict)

@@ -7,6 +7,7 @@ an answer, labelled with the model that produced it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Sequence
@@ -62,8 +63,13 @@ def openai_chat_model(
 class FallbackChatModel:
     """Tries each link in order; what answered is in `response_metadata["model_name"]`."""
 
-    def __init__(self, links: Sequence[ModelLink], *, clock: Any = time.monotonic) -> None:
+    def __init__(
+        self, links: Sequence[ModelLink], *, deadline_s: float | None = None, clock: Any = time.monotonic
+    ) -> None:
         self.links = list(links)
+        # One model's whole budget, retries included: the SDK retries timeouts too, so without it a hung
+        # server costs (retries + 1) x timeout before the next model is tried.
+        self.deadline_s = deadline_s
         self._clock = clock
 
     @property
@@ -78,7 +84,9 @@ class FallbackChatModel:
                 continue
             started = self._clock()
             try:
-                reply = await link.model.ainvoke(messages, config, **kwargs)
+                reply = await asyncio.wait_for(
+                    link.model.ainvoke(messages, config, **kwargs), self.deadline_s
+                )
             except Exception as error:  # noqa: BLE001 - any failure moves us down the chain
                 link.breaker.record_failure()
                 errors.append(f"{link.name}: {type(error).__name__}")
@@ -112,6 +120,7 @@ def build_model_chain(
     temperature: float,
     failure_threshold: int = 3,
     reset_after_s: float = 30.0,
+    deadline_s: float | None = None,
     extra: dict[str, Any] | None = None,
 ) -> FallbackChatModel:
     """gpt-4o -> fallbacks -> offline engine; without a key, the offline engine alone."""
@@ -137,4 +146,4 @@ def build_model_chain(
             )
     offline = OfflineChatModel().bind_tools(list(tools))
     links.append(ModelLink(OFFLINE_MODEL_NAME, offline, CircuitBreaker(failure_threshold=10**9)))
-    return FallbackChatModel(links)
+    return FallbackChatModel(links, deadline_s=deadline_s)

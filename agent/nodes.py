@@ -31,25 +31,29 @@ SYSTEM_MESSAGE = SystemMessage(content=SYSTEM_PROMPT)
 
 
 async def retrieve(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
-    """Appends this turn's help-centre passages as one untrusted message; it stays in the history."""
+    """Appends this turn's context (passages, the draft-mode note) as messages that stay in the history,
+    so the next request starts with this one and the provider's prompt cache keeps hitting."""
     ctx = runtime.context
-    update: dict[str, Any] = {"model_calls": 0, "passages": []}
-    if ctx.retriever is None or ctx.retrieval_k <= 0:
-        return update
-    query = message_text(state["messages"][-1])
-    found = await run_in_threadpool(ctx.retriever.search, ctx.tenant, query, ctx.retrieval_k)
-    passages = [_passage_dict(p) for p in found]
-    update["passages"] = passages
-    update["messages"] = [reference_message(passages)]
-    return update
+    added: list[AnyMessage] = []
+    passages: list[dict[str, Any]] = []
+    if ctx.retriever is not None and ctx.retrieval_k > 0:
+        query = message_text(state["messages"][-1])
+        found = await run_in_threadpool(ctx.retriever.search, ctx.tenant, query, ctx.retrieval_k)
+        passages = [_passage_dict(p) for p in found]
+        added.append(reference_message(passages))
+    if ctx.draft_only:
+        added.append(draft_mode_message())
+    return {"model_calls": 0, "passages": passages, "messages": added}
 
 
 async def call_model(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
     ctx = runtime.context
     messages: list[AnyMessage] = [SYSTEM_MESSAGE, *state["messages"]]
-    if ctx.draft_only:
-        messages.append(draft_mode_message())
-    extra = {"prompt_cache_key": ctx.prompt_cache_key} if ctx.prompt_cache_key else {}
+    extra = (
+        {"prompt_cache_key": ctx.cache_keys.key_for(ctx.tenant, ctx.conversation_id)}
+        if ctx.cache_keys
+        else {}
+    )
     reply = await ctx.model.ainvoke(messages, **extra)
     if ctx.draft_only and isinstance(reply, AIMessage) and reply.tool_calls:
         # A human owns the conversation: the copilot drafts, it does not act.

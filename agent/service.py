@@ -166,7 +166,7 @@ class AgentService:
             max_steps=self.max_steps,
             draft_only=request.draft_only,
             approvals=self.approvals,
-            prompt_cache_key=self.cache_keys.key_for(request.tenant, request.conversation_id),
+            cache_keys=self.cache_keys,
         )
         config = _config(request.tenant, request.conversation_id)
         before = len((await self.graph.aget_state(config)).values.get("messages", []))

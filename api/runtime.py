@@ -17,6 +17,7 @@ from agent.llm import FallbackChatModel, build_model_chain
 from agent.pricing import load_price_table
 from agent.prompts import tool_schemas
 from agent.service import AgentService
+from agent.triage_service import TriageService, build_triage_service
 from api.approvals import ApprovalService
 from api.audit import AuditLog
 from api.conversations import ConversationService
@@ -38,6 +39,7 @@ class Runtime:
     knowledge: Any
     model: FallbackChatModel
     agent: AgentService
+    triage: TriageService
     approvals: ApprovalService
     conversations: ConversationService
 
@@ -87,6 +89,7 @@ def build_models(settings: Settings) -> FallbackChatModel:
         temperature=settings.temperature,
         failure_threshold=settings.breaker_failure_threshold,
         reset_after_s=settings.breaker_reset_s,
+        deadline_s=settings.llm_deadline_s,
     )
 
 
@@ -125,6 +128,21 @@ async def open_runtime(settings: Settings, **overrides: Any) -> AsyncIterator[Ru
             cache_keys=PromptCacheKeys(per_key_rpm=settings.prompt_cache_key_rpm),
             approvals=approvals,
         )
+        triage = build_triage_service(
+            api_key=None
+            if settings.offline or settings.openai_api_key is None
+            else settings.openai_api_key.get_secret_value(),
+            model=settings.model,
+            base_url=settings.llm_base_url,
+            timeout_s=settings.llm_timeout_s,
+            max_retries=settings.llm_max_retries,
+            max_tokens=settings.max_output_tokens,
+            failure_threshold=settings.breaker_failure_threshold,
+            reset_after_s=settings.breaker_reset_s,
+            audit=audit,
+            redactor=redactor,
+            prices=load_price_table(settings.price_overrides),
+        )
         conversations = ConversationService(
             engine=engine, agent=agent, approvals=approvals, audit=audit, redactor=redactor
         )
@@ -137,6 +155,7 @@ async def open_runtime(settings: Settings, **overrides: Any) -> AsyncIterator[Ru
             knowledge=knowledge,
             model=model,
             agent=agent,
+            triage=triage,
             approvals=approvals,
             conversations=conversations,
         )

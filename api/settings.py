@@ -33,8 +33,9 @@ class Settings(BaseSettings):
     model: str = "gpt-4o"
     fallback_models: list[str] = ["gpt-4o-mini"]
     llm_base_url: str | None = None
-    llm_timeout_s: float = Field(default=30.0, gt=0)
-    llm_max_retries: int = Field(default=2, ge=0)
+    llm_timeout_s: float = Field(default=20.0, gt=0)  # per HTTP attempt (the SDK's default is 600 s)
+    llm_max_retries: int = Field(default=2, ge=0)  # the SDK's own retries with backoff, for 429/5xx/timeouts
+    llm_deadline_s: float = Field(default=40.0, gt=0)  # one model's whole budget before the next is tried
     max_output_tokens: int = Field(default=1024, ge=16)
     temperature: float = 0.2
     force_offline: bool = False  # use the offline engine even when a key is configured

@@ -102,3 +102,33 @@ def test_model_failure_falls_back_to_offline_engine(
     )
     assert response.status_code == 200
     assert response.json()["model"] == "deskpilot-offline" and response.json()["degraded"] is True
+
+
+def test_deadline_caps_one_models_budget_including_retries(
+    settings: Any, seeded_engine: Any, openai_stub: Any
+) -> None:
+    from tests.support import Hang
+
+    # The stub answers after 3 s, well inside the 5 s attempt timeout: only the 0.5 s deadline can make
+    # the turn fall back to the offline engine.
+    slow = settings.model_copy(
+        update={
+            "force_offline": False,
+            "openai_api_key": SecretStr("sk-test"),
+            "llm_base_url": openai_stub.base_url,
+            "llm_max_retries": 2,
+            "llm_timeout_s": 5.0,
+            "llm_deadline_s": 0.5,
+            "fallback_models": [],
+        }
+    )
+    headers = bearer(seeded_engine)
+    openai_stub.enqueue(Hang(3.0))
+    with make_client(slow, seeded_engine) as client:
+        conversation = client.post(
+            "/v1/conversations", json={"customer_id": "CUS-1001"}, headers=headers
+        ).json()["id"]
+        body = client.post(
+            f"/v1/conversations/{conversation}/messages", json={"content": "hello"}, headers=headers
+        ).json()
+    assert body["model"] == "deskpilot-offline" and body["degraded"] is True
