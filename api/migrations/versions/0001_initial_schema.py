@@ -9,10 +9,9 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 import sqlmodel
-
-import tools.backends.sql_models
 from alembic import op
 
+import tools.backends.sql_models
 
 revision: str = "0001"
 down_revision: str | None = None
