@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path, PurePath
+from typing import Any
 
 from knowledge.chunking import chunk_markdown
 from knowledge.loaders import (
@@ -116,7 +117,7 @@ def _apply(
     return report
 
 
-def _progress_bar(total: int, desc: str, enabled: bool):  # -> tqdm | None
+def _progress_bar(total: int, desc: str, enabled: bool) -> Any:
     if not enabled or total == 0:
         return None
     from tqdm import tqdm

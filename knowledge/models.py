@@ -9,6 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from knowledge.injection import detect_injection
+
 
 @dataclass(frozen=True)
 class ChunkRecord:
@@ -60,8 +62,6 @@ class Passage(BaseModel):
 
     @classmethod
     def from_stored(cls, chunk_id: str, text: str, meta: dict[str, Any], score: float) -> Passage:
-        from knowledge.injection import detect_injection
-
         reasons = detect_injection(text)
         return cls(
             chunk_id=chunk_id,

@@ -109,22 +109,8 @@ class KnowledgeBase:
         if collection is None or not query.strip() or k <= 0:
             return []
         pool = max(4 * k, 40)  # candidates per ranking before fusion
-        vector_hits: list[tuple[str, float]] = []
         stored: dict[str, tuple[str, dict[str, Any]]] = {}
-        if mode in ("hybrid", "vector"):
-            query_vector = self.embedder.embed_query([query])
-            result = collection.query(
-                query_embeddings=query_vector,
-                n_results=max(1, min(pool, collection.count())),
-                include=["documents", "metadatas", "distances"],
-            )
-            docs, metas, dists = result["documents"], result["metadatas"], result["distances"]
-            assert docs is not None and metas is not None and dists is not None
-            for chunk_id, text, meta, distance in zip(
-                result["ids"][0], docs[0], metas[0], dists[0], strict=True
-            ):
-                vector_hits.append((chunk_id, 1.0 - float(distance)))
-                stored[chunk_id] = (text or "", dict(meta or {}))
+        vector_hits = self._vector_hits(collection, query, pool, stored) if mode != "keyword" else []
         if mode == "vector":
             ranked = vector_hits
         else:
@@ -150,6 +136,29 @@ class KnowledgeBase:
             for chunk_id, score in ranked[:k]
             if chunk_id in stored
         ]
+
+    def _vector_hits(
+        self, collection: Collection, query: str, n: int, stored: dict[str, tuple[str, dict[str, Any]]]
+    ) -> list[tuple[str, float]]:
+        """Nearest chunks by cosine similarity; fills `stored` with their text and metadata."""
+        size = collection.count()
+        if size == 0:
+            return []
+        result = collection.query(
+            query_embeddings=self.embedder.embed_query([query]),
+            n_results=min(n, size),
+            include=["documents", "metadatas", "distances"],
+        )
+        docs, metas, dists = (
+            result["documents"] or [[]],
+            result["metadatas"] or [[]],
+            result["distances"] or [[]],
+        )
+        hits = []
+        for chunk_id, text, meta, distance in zip(result["ids"][0], docs[0], metas[0], dists[0], strict=True):
+            hits.append((chunk_id, 1.0 - float(distance)))
+            stored[chunk_id] = (text or "", dict(meta or {}))
+        return hits
 
     def stored_chunks(self, tenant: str) -> dict[str, dict[str, Any]]:
         """Chunk id -> metadata of everything the tenant has (used by ingestion to diff)."""

@@ -86,6 +86,9 @@ def test_list_count_and_delete_documents(kb: Any, tenant: str) -> None:
     assert not kb.delete_document(tenant, docs["Alpha"].document_id)
     assert [d.title for d in kb.list_documents(tenant)] == ["Beta"]
     assert all(p.title == "Beta" for p in kb.search(tenant, "first second alpha", k=5))
+    assert kb.delete_document(tenant, docs["Beta"].document_id)
+    assert kb.count(tenant) == 0
+    assert all(kb.search(tenant, "only", mode=mode) == [] for mode in ("hybrid", "vector", "keyword"))
 
 
 def test_another_process_writes_are_seen_through_the_revision(kb: Any, tenant: str) -> None:
