@@ -100,3 +100,20 @@ def demo_knowledge(tmp_path_factory: pytest.TempPathFactory) -> Any:
     )
     ingest_paths(kb, "default", [DEMO_DOCS_DIR])
     return kb
+
+
+def online(settings: Any, stub: Any, **overrides: Any) -> Any:
+    """Settings that send the model path to the local OpenAI-compatible test server, fast-failing."""
+    from pydantic import SecretStr
+
+    return settings.model_copy(
+        update={
+            "force_offline": False,
+            "openai_api_key": SecretStr("sk-test"),
+            "llm_base_url": stub.base_url,
+            "llm_max_retries": 0,
+            "llm_timeout_s": 5.0,
+            "fallback_models": [],
+            **overrides,
+        }
+    )

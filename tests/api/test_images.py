@@ -7,9 +7,7 @@ import hashlib
 import json
 from typing import Any
 
-from pydantic import SecretStr
-
-from tests.conftest import bearer, make_client
+from tests.conftest import bearer, make_client, online
 from tests.support import Reply
 
 PNG = base64.b64decode(
@@ -49,19 +47,10 @@ def test_offline_engine_says_it_cannot_read_images_and_audit_keeps_only_the_hash
 
 
 def test_images_reach_gpt4o_as_image_parts(settings: Any, seeded_engine: Any, openai_stub: Any) -> None:
-    online = settings.model_copy(
-        update={
-            "force_offline": False,
-            "openai_api_key": SecretStr("sk-test"),
-            "llm_base_url": openai_stub.base_url,
-            "llm_max_retries": 0,
-            "fallback_models": [],
-            "image_detail": "low",
-        }
-    )
+    online_settings = online(settings, openai_stub, image_detail="low")
     headers = bearer(seeded_engine)
     openai_stub.enqueue(Reply("I can see the tear in the fabric."))
-    with make_client(online, seeded_engine) as client:
+    with make_client(online_settings, seeded_engine) as client:
         conversation = start(client, headers)
         body = client.post(
             f"/v1/conversations/{conversation}/messages",

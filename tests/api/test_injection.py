@@ -11,10 +11,9 @@ import json
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from tests.api.test_approvals import refundable_order, refunds_of
-from tests.conftest import EVAL_DATA, bearer, make_client
+from tests.conftest import EVAL_DATA, bearer, make_client, online
 from tests.support import Reply, ToolCalls
 
 BIPIA = EVAL_DATA / "bipia"
@@ -57,16 +56,7 @@ def obedient_model(openai_stub: Any) -> Any:
 
 @pytest.fixture
 def client(settings: Any, seeded_engine: Any, obedient_model: Any) -> Any:
-    online = settings.model_copy(
-        update={
-            "force_offline": False,
-            "openai_api_key": SecretStr("sk-test"),
-            "llm_base_url": obedient_model.base_url,
-            "llm_max_retries": 0,
-            "fallback_models": [],
-        }
-    )
-    with make_client(online, seeded_engine) as client:
+    with make_client(online(settings, obedient_model), seeded_engine) as client:
         yield client
 
 

@@ -6,25 +6,15 @@ import json
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
-from tests.conftest import bearer, make_client
+from tests.conftest import bearer, make_client, online
 from tests.helpers import sse_events
 from tests.support import Fail, Reply, ToolCalls, Usage
 
 
 @pytest.fixture
 def online_settings(settings: Any, openai_stub: Any) -> Any:
-    return settings.model_copy(
-        update={
-            "force_offline": False,
-            "openai_api_key": SecretStr("sk-test"),
-            "llm_base_url": openai_stub.base_url,
-            "llm_max_retries": 0,
-            "llm_timeout_s": 5.0,
-            "fallback_models": [],
-        }
-    )
+    return online(settings, openai_stub)
 
 
 @pytest.fixture
@@ -111,17 +101,7 @@ def test_deadline_caps_one_models_budget_including_retries(
 
     # The stub answers after 3 s, well inside the 5 s attempt timeout: only the 0.5 s deadline can make
     # the turn fall back to the offline engine.
-    slow = settings.model_copy(
-        update={
-            "force_offline": False,
-            "openai_api_key": SecretStr("sk-test"),
-            "llm_base_url": openai_stub.base_url,
-            "llm_max_retries": 2,
-            "llm_timeout_s": 5.0,
-            "llm_deadline_s": 0.5,
-            "fallback_models": [],
-        }
-    )
+    slow = online(settings, openai_stub, llm_max_retries=2, llm_timeout_s=5.0, llm_deadline_s=0.5)
     headers = bearer(seeded_engine)
     openai_stub.enqueue(Hang(3.0))
     with make_client(slow, seeded_engine) as client:

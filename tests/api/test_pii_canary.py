@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
-from tests.conftest import bearer, make_client
+from tests.conftest import bearer, make_client, online
 from tests.support import Reply, ToolCalls
 
 # Values that appear nowhere in the demo shop's own customer records (which legitimately hold PII), so
@@ -48,15 +47,7 @@ def variants(value: str) -> list[str]:
 
 @pytest.fixture
 def online_settings(settings: Any, openai_stub: Any) -> Any:
-    return settings.model_copy(
-        update={
-            "force_offline": False,
-            "openai_api_key": SecretStr("sk-test"),
-            "llm_base_url": openai_stub.base_url,
-            "llm_max_retries": 0,
-            "fallback_models": [],
-        }
-    )
+    return online(settings, openai_stub)
 
 
 def test_no_raw_pii_outside_restored_replies(

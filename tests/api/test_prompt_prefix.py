@@ -13,10 +13,9 @@ from os.path import commonprefix
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from agent.prompts import SYSTEM_PROMPT, tool_schemas
-from tests.conftest import bearer, make_client
+from tests.conftest import bearer, make_client, online
 from tests.support import Reply, ToolCalls, Usage
 from tests.support.openai_items import Item
 from tools import TOOLS
@@ -59,13 +58,10 @@ class Conversation:
 @pytest.fixture
 def sent(settings: Any, openai_stub: Any, seeded_engine: Any) -> tuple[list[Conversation], list[str]]:
     """Runs 2 tenants x 2 conversations x 3 turns; returns the conversations and the raw bodies sent."""
-    online = settings.model_copy(update={
-        "force_offline": False, "openai_api_key": SecretStr("sk-test"), "llm_base_url": openai_stub.base_url,
-        "llm_max_retries": 0, "llm_timeout_s": 5.0, "fallback_models": [],
-    })
+    online_settings = online(settings, openai_stub)
     openai_stub.default = scripted_model
     conversations: list[Conversation] = []
-    with make_client(online, seeded_engine, knowledge=QueryRetriever()) as client:
+    with make_client(online_settings, seeded_engine, knowledge=QueryRetriever()) as client:
         for tenant in ("default", "acme"):
             headers = bearer(seeded_engine, tenant)
             orders = [o["order_number"] for o in

@@ -7,9 +7,9 @@ import time
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from tests.conftest import bearer, make_client
+from tests.conftest import online as online_settings
 from tests.helpers import sse_events
 from tests.support import Fail, Hang, Reply, Usage
 from tests.support.openai_items import Item
@@ -21,11 +21,7 @@ RESET_S = 0.5
 
 
 def online(settings: Any, stub: Any, **overrides: Any) -> Any:
-    return settings.model_copy(update={
-        "force_offline": False, "openai_api_key": SecretStr("sk-test"), "llm_base_url": stub.base_url,
-        "llm_max_retries": 0, "llm_timeout_s": 5.0, "fallback_models": [],
-        "breaker_failure_threshold": 2, "breaker_reset_s": RESET_S, **overrides,
-    })
+    return online_settings(settings, stub, breaker_failure_threshold=2, breaker_reset_s=RESET_S, **overrides)
 
 
 class Session:

@@ -7,11 +7,10 @@ import re
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from agent.triage import classify_offline, triage_response_format
 from agent.triage_service import TRIAGE_PROMPT
-from tests.conftest import bearer, make_client
+from tests.conftest import bearer, make_client, online
 from tests.support import Fail, Reply, Structured, Usage
 from tests.support.openai_items import Item
 
@@ -22,12 +21,6 @@ CANCEL_ES = "Hola, quiero cancelar mi pedido ORD-101010, ya no lo necesito. Grac
 MODEL_TRIAGE = {"queue": "billing", "priority": "high", "intent": "payment_issue", "language": "en",
                 "sentiment": "negative", "confidence": 0.93}
 
-
-def online(settings: Any, stub: Any, **overrides: Any) -> Any:
-    return settings.model_copy(update={
-        "force_offline": False, "openai_api_key": SecretStr("sk-test"), "llm_base_url": stub.base_url,
-        "llm_max_retries": 0, "llm_timeout_s": 5.0, "fallback_models": [], **overrides,
-    })
 
 
 def post(client: Any, headers: dict[str, str], **body: Any) -> Any:

@@ -6,11 +6,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 from sqlmodel import Session, select
 
 from api.models import UsageRecord
-from tests.conftest import bearer, make_client
+from tests.conftest import bearer, make_client, online
 from tests.support import Reply, ToolCalls, Usage
 
 # gpt-4o list prices, USD per million tokens: input 2.50, cached input 1.25, output 10.00.
@@ -19,12 +18,6 @@ LOOKUP_USAGE, LOOKUP_COST = Usage(1500, 20, cached_tokens=1280), 0.00235
 # 1700 input of which 1536 cached, 12 output: 164 * 2.50 + 1536 * 1.25 + 12 * 10 = 2450 -> $0.00245.
 ANSWER_USAGE, ANSWER_COST = Usage(1700, 12, cached_tokens=1536), 0.00245
 
-
-def online(settings: Any, stub: Any, **overrides: Any) -> Any:
-    return settings.model_copy(update={
-        "force_offline": False, "openai_api_key": SecretStr("sk-test"), "llm_base_url": stub.base_url,
-        "llm_max_retries": 0, "llm_timeout_s": 5.0, "fallback_models": [], **overrides,
-    })
 
 
 def conversation(client: Any, headers: dict[str, str]) -> str:
