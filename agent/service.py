@@ -79,7 +79,7 @@ class TurnResult:
 
 @dataclass(frozen=True)
 class TurnEvent:
-    kind: Literal["token", "tool", "final"]
+    kind: Literal["token", "reset", "tool", "final"]  # reset: discard the tokens streamed so far
     data: Any
 
 
@@ -171,6 +171,7 @@ class AgentService:
         config = _config(request.tenant, request.conversation_id)
         before = len((await self.graph.aget_state(config)).values.get("messages", []))
         stream = PlaceholderStream(self._restorer(scope))
+        streaming: tuple[Any, Any] = (None, None)  # (graph step, model call) whose tokens went out
         reported = 0
         graph: Any = self.graph  # astream's overloads do not cover a list of stream modes with a context
         async for mode, payload in graph.astream(
@@ -180,7 +181,15 @@ class AgentService:
                 chunk, meta = payload
                 if meta.get("langgraph_node") == "model" and isinstance(chunk, AIMessageChunk):
                     text = chunk.text if isinstance(chunk.text, str) else str(chunk.content)
-                    if text and (delta := stream.feed(text)):
+                    if not text:
+                        continue
+                    step = meta.get("langgraph_step")
+                    if streaming[0] == step and streaming[1] != chunk.id:
+                        # The model failed mid-reply and the next one in the chain started over.
+                        yield TurnEvent("reset", {"reason": "model_fallback"})
+                        stream = PlaceholderStream(self._restorer(scope))
+                    streaming = (step, chunk.id)
+                    if delta := stream.feed(text):
                         yield TurnEvent("token", delta)
             while reported < len(ctx.tool_events):
                 yield TurnEvent("tool", self._public_tool_event(ctx.tool_events[reported], scope))

@@ -108,6 +108,9 @@ async def _events(
         if event.kind == "token":
             if not redacted:
                 yield {"event": "token", "data": json.dumps({"delta": event.data})}
+        elif event.kind == "reset":
+            if not redacted:
+                yield {"event": "reset", "data": json.dumps(event.data)}
         elif event.kind == "tool":
             yield {
                 "event": "tool_call",

@@ -200,3 +200,46 @@ def test_placeholders_split_across_stream_deltas_are_restored(chunks: list[str])
     stream = PlaceholderStream(restore)
     out = "".join(stream.feed(c) for c in chunks) + stream.flush()
     assert out == restore("".join(chunks))
+
+
+class FailsMidReply(BaseChatModel):
+    """Streams the start of an answer, then the connection drops."""
+
+    @property
+    def _llm_type(self) -> str:
+        return "fails-mid-reply"
+
+    def _generate(
+        self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> ChatResult:
+        raise ConnectionError("dropped")
+
+    def _stream(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
+        from langchain_core.messages import AIMessageChunk
+        from langchain_core.outputs import ChatGenerationChunk
+
+        for word in ("Your ", "refund ", "was "):
+            chunk = ChatGenerationChunk(message=AIMessageChunk(content=word))
+            if run_manager:
+                run_manager.on_llm_new_token(word, chunk=chunk)
+            yield chunk
+        raise ConnectionError("dropped mid-stream")
+
+
+async def test_a_model_failing_mid_stream_resets_the_streamed_text(seeded_engine: Any) -> None:
+    from agent.offline import OfflineChatModel
+
+    chain = FallbackChatModel(
+        [ModelLink("gpt-4o", FailsMidReply()), ModelLink("deskpilot-offline", OfflineChatModel())]
+    )
+    service = make_service(seeded_engine, model=chain)
+    request = TurnRequest(
+        tenant="default", conversation_id="c-reset", customer_id="CUS-1001", text="hello there"
+    )
+    events = [event async for event in service.stream_turn(request)]
+    kinds = [e.kind for e in events]
+    assert "reset" in kinds and kinds[-1] == "final"
+    after_reset = kinds.index("reset")
+    assert "".join(e.data for e in events[:after_reset] if e.kind == "token") == "Your refund was "
+    streamed = "".join(e.data for e in events[after_reset:] if e.kind == "token")
+    assert streamed == events[-1].data.reply and events[-1].data.model == "deskpilot-offline"
