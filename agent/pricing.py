@@ -6,10 +6,13 @@ import re
 from collections.abc import Mapping
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field, TypeAdapter
 from pydantic.dataclasses import dataclass
+
+if TYPE_CHECKING:
+    from langchain_core.messages import AIMessage
 
 PerMillion = Annotated[Decimal, Field(ge=0)]
 MILLION = Decimal(1_000_000)
@@ -95,3 +98,39 @@ def load_price_table(
             {name.strip().lower(): price for name, price in _TABLE.validate_json(overrides_json).items()}
         )
     return table
+
+
+def sum_usage(replies: list[AIMessage], prices: Mapping[str, ModelPrice] = PRICES) -> dict[str, Any]:
+    """Tokens and cost of this turn's model calls, in total and per call."""
+    calls: list[dict[str, Any]] = []
+    for reply in replies:
+        usage: dict[str, Any] = dict(reply.usage_metadata or {})
+        model = str(
+            reply.response_metadata.get("model_name")
+            or reply.response_metadata.get("deskpilot_model")
+            or "deskpilot-offline"
+        )
+        input_tokens = int(usage.get("input_tokens", 0) or 0)
+        cached = int((usage.get("input_token_details") or {}).get("cache_read", 0) or 0)
+        output_tokens = int(usage.get("output_tokens", 0) or 0)
+        calls.append(
+            {
+                "model": model,
+                "input_tokens": input_tokens,
+                "cached_tokens": min(cached, input_tokens),
+                "output_tokens": output_tokens,
+                "cost_usd": float(
+                    cost_usd(model, input_tokens, min(cached, input_tokens), output_tokens, prices)
+                ),
+                "priced": price_for(model, prices) is not None,
+                "latency_ms": reply.response_metadata.get("latency_ms"),
+            }
+        )
+    return {
+        "input_tokens": sum(c["input_tokens"] for c in calls),
+        "cached_tokens": sum(c["cached_tokens"] for c in calls),
+        "output_tokens": sum(c["output_tokens"] for c in calls),
+        "cost_usd": round(sum(c["cost_usd"] for c in calls), 8),
+        "model_calls": len(calls),
+        "calls": calls,
+    }

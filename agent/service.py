@@ -11,76 +11,24 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any
 
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
 from agent.cache_keys import PromptCacheKeys
-from agent.context import ApprovalDesk, Retriever, TurnContext, ValueRedactor
-from agent.images import ImageRef
+from agent.context import ApprovalDesk, Retriever, TurnContext
 from agent.offline import OFFLINE_MODEL_NAME
-from agent.pricing import PRICES, ModelPrice, cost_usd, price_for
+from agent.pricing import PRICES, ModelPrice, sum_usage
 from agent.prompts import PENDING_APPROVAL_REPLY
 from agent.streaming import PlaceholderStream
+from agent.turns import AuditSink, Redactor, TurnEvent, TurnRequest, TurnResult
 from tools import SENSITIVE_TOOLS
 from tools.backends.base import StoreBackend
 
 log = logging.getLogger(__name__)
 CITATION_RE = re.compile(r"\[(\d{1,2})\]")
-
-
-class AuditSink(Protocol):
-    def record(
-        self,
-        *,
-        tenant: str,
-        type: str,
-        actor: str | None = None,
-        conversation_id: str | None = None,
-        payload: dict[str, Any] | None = None,
-    ) -> Any: ...
-
-
-class Redactor(ValueRedactor, Protocol):
-    async def aredact(self, text: str, *, tenant: str, conversation_id: str) -> Any: ...
-
-    def restore(self, text: str, *, tenant: str, conversation_id: str) -> str: ...
-
-
-@dataclass(frozen=True)
-class TurnRequest:
-    tenant: str
-    conversation_id: str
-    text: str
-    customer_id: str | None = None
-    actor: str | None = None  # api key id (or staff id) driving the turn
-    channel: str = "api"
-    draft_only: bool = False
-    images: tuple[ImageRef, ...] = ()
-
-
-@dataclass
-class TurnResult:
-    conversation_id: str
-    reply: str  # restored: real values, for the customer or staff
-    reply_redacted: str
-    user_text_redacted: str
-    citations: list[dict[str, Any]]
-    tool_calls: list[dict[str, Any]]
-    model: str
-    degraded: bool
-    usage: dict[str, Any]
-    redactions: dict[str, int]
-    pending_approval: str | None = None
-    handoff: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class TurnEvent:
-    kind: Literal["token", "reset", "tool", "final"]  # reset: discard the tokens streamed so far
-    data: Any
 
 
 @dataclass
@@ -327,42 +275,6 @@ def used_citations(reply: str, passages: list[dict[str, Any]]) -> list[dict[str,
             p = passages[number - 1]
             cited.append({k: p.get(k) for k in ("chunk_id", "document_id", "title", "section", "source")})
     return cited
-
-
-def sum_usage(replies: list[AIMessage], prices: Mapping[str, ModelPrice] = PRICES) -> dict[str, Any]:
-    """Tokens and cost of this turn's model calls, in total and per call."""
-    calls: list[dict[str, Any]] = []
-    for reply in replies:
-        usage: dict[str, Any] = dict(reply.usage_metadata or {})
-        model = str(
-            reply.response_metadata.get("model_name")
-            or reply.response_metadata.get("deskpilot_model")
-            or OFFLINE_MODEL_NAME
-        )
-        input_tokens = int(usage.get("input_tokens", 0) or 0)
-        cached = int((usage.get("input_token_details") or {}).get("cache_read", 0) or 0)
-        output_tokens = int(usage.get("output_tokens", 0) or 0)
-        calls.append(
-            {
-                "model": model,
-                "input_tokens": input_tokens,
-                "cached_tokens": min(cached, input_tokens),
-                "output_tokens": output_tokens,
-                "cost_usd": float(
-                    cost_usd(model, input_tokens, min(cached, input_tokens), output_tokens, prices)
-                ),
-                "priced": price_for(model, prices) is not None,
-                "latency_ms": reply.response_metadata.get("latency_ms"),
-            }
-        )
-    return {
-        "input_tokens": sum(c["input_tokens"] for c in calls),
-        "cached_tokens": sum(c["cached_tokens"] for c in calls),
-        "output_tokens": sum(c["output_tokens"] for c in calls),
-        "cost_usd": round(sum(c["cost_usd"] for c in calls), 8),
-        "model_calls": len(calls),
-        "calls": calls,
-    }
 
 
 def _result_status(event: dict[str, Any]) -> str:

@@ -20,9 +20,9 @@ from langchain_core.runnables import Runnable
 from agent.breaker import CircuitBreaker
 from agent.llm import openai_chat_model
 from agent.offline import OFFLINE_MODEL_NAME
-from agent.pricing import PRICES, ModelPrice
-from agent.service import AuditSink, Redactor, sum_usage
+from agent.pricing import PRICES, ModelPrice, sum_usage
 from agent.triage import Triage, classify_offline, triage_response_format
+from agent.turns import AuditSink, Redactor
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +79,9 @@ class TriageService:
         self.prices = prices
         self._clock = clock
 
-    async def classify(self, text: str, *, tenant: str, subject: str | None = None,
-                       actor: str | None = None) -> TriageResult:
+    async def classify(
+        self, text: str, *, tenant: str, subject: str | None = None, actor: str | None = None
+    ) -> TriageResult:
         message = f"Subject: {subject}\n\n{text}" if subject else text
         redacted, counts = await self._redact(message, tenant)
         triage, reply = await self._from_model(redacted)
@@ -96,9 +97,17 @@ class TriageService:
         )
         if self.audit is not None:
             # Labels only: the text (even redacted) stays out of this event.
-            self.audit.record(tenant=tenant, type="triage.classified", actor=actor,
-                              payload={**triage.model_dump(), "model": result.model,
-                                       "degraded": result.degraded, "redactions": counts})
+            self.audit.record(
+                tenant=tenant,
+                type="triage.classified",
+                actor=actor,
+                payload={
+                    **triage.model_dump(),
+                    "model": result.model,
+                    "degraded": result.degraded,
+                    "redactions": counts,
+                },
+            )
         return result
 
     async def _redact(self, text: str, tenant: str) -> tuple[str, dict[str, int]]:
@@ -121,8 +130,9 @@ class TriageService:
             triage = Triage.model_validate_json(_text(reply))
         except Exception as error:  # noqa: BLE001 - HTTP errors, timeouts and invalid output alike
             self.breaker.record_failure()
-            log.warning("triage model %s failed (%s); classifying offline", self.model_name,
-                        type(error).__name__)
+            log.warning(
+                "triage model %s failed (%s); classifying offline", self.model_name, type(error).__name__
+            )
             return None, None
         self.breaker.record_success()
         reply.response_metadata["deskpilot_model"] = self.model_name
@@ -148,12 +158,18 @@ def build_triage_service(
     chat: Runnable[Any, Any] | None = None
     if api_key:
         chat = openai_chat_model(
-            model, api_key=api_key, base_url=base_url, timeout_s=timeout_s, max_retries=max_retries,
-            max_tokens=min(max_tokens, TRIAGE_MAX_TOKENS), temperature=0.0,
+            model,
+            api_key=api_key,
+            base_url=base_url,
+            timeout_s=timeout_s,
+            max_retries=max_retries,
+            max_tokens=min(max_tokens, TRIAGE_MAX_TOKENS),
+            temperature=0.0,
         ).bind(response_format=triage_response_format())
     breaker = CircuitBreaker(failure_threshold=failure_threshold, reset_after_s=reset_after_s)
-    return TriageService(model=chat, model_name=model, breaker=breaker, audit=audit, redactor=redactor,
-                         prices=prices)
+    return TriageService(
+        model=chat, model_name=model, breaker=breaker, audit=audit, redactor=redactor, prices=prices
+    )
 
 
 def _text(reply: Any) -> str:

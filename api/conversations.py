@@ -12,7 +12,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from agent.images import ImageRef
-from agent.service import AgentService, TurnEvent, TurnRequest, TurnResult
+from agent.service import AgentService
+from agent.turns import TurnEvent, TurnRequest, TurnResult
 from api.approvals import ApprovalService
 from api.audit import AuditLog
 from api.errors import ApiError, ConflictError, NotFoundError

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-from agent.service import TurnResult
+from agent.turns import TurnResult
 
 
 class Metrics:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from sse_starlette.sse import EventSourceResponse
 
 from agent.images import ImageError, ImageRef, ImageTooLarge, parse_image
-from agent.service import TurnResult
+from agent.turns import TurnResult
 from api.auth import Principal
 from api.deps import AdminKey, AgentKey, RuntimeDep
 from api.errors import InvalidInput, PayloadTooLarge

@@ -14,7 +14,8 @@ from langgraph.checkpoint.memory import InMemorySaver
 from agent.graph import build_graph
 from agent.llm import FallbackChatModel, ModelLink, build_model_chain
 from agent.prompts import SYSTEM_PROMPT, tool_schemas
-from agent.service import AgentService, TurnRequest
+from agent.service import AgentService
+from agent.turns import TurnRequest
 from api.audit import AuditLog
 from tools import TOOLS
 from tools.backends.sql import SqlStoreBackend

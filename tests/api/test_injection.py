@@ -127,7 +127,7 @@ def test_another_customers_order_cannot_be_refunded(
 
 
 async def test_injection_in_a_help_article_is_flagged_and_not_obeyed(seeded_engine: Any) -> None:
-    from agent.service import TurnRequest
+    from agent.turns import TurnRequest
     from tests.agent.test_graph import ListRetriever, make_service
 
     order = refundable_order(seeded_engine)
