@@ -75,7 +75,17 @@ def seed(
 
     engine = _engine()
     report = seed_demo(engine, tenant=tenant, today=date.today())
-    typer.echo(f"demo store: {report}")
+    if report.created:
+        typer.echo(
+            f"demo store for tenant {tenant}: {report.customers} customers, {report.orders} orders, "
+            f"{report.refunds} refunds, {report.tickets} tickets"
+        )
+        for customer, orders in report.examples.items():
+            typer.echo(
+                f"  try {customer}: " + ", ".join(f"{label} {number}" for label, number in orders.items())
+            )
+    else:
+        typer.echo(f"demo store for tenant {tenant}: already loaded")
     if knowledge:
         from api.runtime import build_knowledge
         from knowledge import DEMO_DOCS_DIR
@@ -83,7 +93,7 @@ def seed(
 
         kb = build_knowledge(get_settings())
         result = ingest_paths(kb, tenant, [DEMO_DOCS_DIR])
-        typer.echo(f"knowledge base: {result}")
+        typer.echo(f"knowledge base: {result.summary()}")
 
 
 @app.command()

@@ -14,18 +14,11 @@ if TYPE_CHECKING:
 
 
 def _open() -> KnowledgeBase:
+    from api.runtime import build_knowledge
     from api.settings import get_settings
-    from knowledge import open_knowledge_base
 
-    settings = get_settings()
-    return open_knowledge_base(
-        chroma_path=settings.chroma_path,
-        chroma_url=settings.chroma_url,
-        models_dir=settings.models_dir,
-        provider=settings.embedding_provider,
-        openai_api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
-        openai_base_url=settings.llm_base_url,
-    )
+    kb: KnowledgeBase = build_knowledge(get_settings())
+    return kb
 
 
 def ingest(
