@@ -286,3 +286,48 @@ def test_handoff_to_a_human_and_back(client: Any, agent_key: dict[str, str], see
         for e in client.get("/v1/audit", params={"conversation_id": conversation}, headers=admin).json()
     ]
     assert "conversation.needs_human" in types and "conversation.active" in types
+
+
+def test_safe_calls_in_a_paused_turn_do_not_run_again_on_resume(
+    settings: Any, seeded_engine: Any, openai_stub: Any
+) -> None:
+    from tests.conftest import online
+    from tests.support import Reply, ToolCalls
+
+    order = refundable_order(seeded_engine)
+    before = len(refunds_of(seeded_engine, order))
+    tickets_before = SqlStoreBackend(seeded_engine).list_tickets("default", customer_id="CUS-1001").total
+    agent_key = bearer(seeded_engine)
+    approver = bearer(seeded_engine, "default", ("approve",))
+    openai_stub.enqueue(
+        ToolCalls(
+            [
+                ("route_ticket", {"queue": "returns", "priority": "normal", "reason": "Damaged tent"}),
+                ("issue_refund", {"order_number": order, "amount": 20, "reason": "damaged"}),
+            ]
+        ),
+        Reply("Your refund has been issued and a ticket is open with our returns team."),
+    )
+    with make_client(online(settings, openai_stub), seeded_engine) as client:
+        conversation = client.post(
+            "/v1/conversations", json={"customer_id": "CUS-1001"}, headers=agent_key
+        ).json()["id"]
+        body = client.post(
+            f"/v1/conversations/{conversation}/messages",
+            headers=agent_key,
+            json={"content": f"My tent from {order} arrived torn, refund $20 please"},
+        ).json()
+        assert [c["status"] for c in body["tool_calls"]] == ["ok", "pending_approval"]
+        decided = client.post(
+            f"/v1/approvals/{body['pending_approval']}", json={"decision": "approve"}, headers=approver
+        ).json()
+    assert decided["reply"]["reply"].startswith("Your refund has been issued")
+    assert [c["name"] for c in decided["reply"]["tool_calls"]] == [
+        "issue_refund"
+    ]  # route_ticket did not re-run
+    tickets_after = SqlStoreBackend(seeded_engine).list_tickets("default", customer_id="CUS-1001").total
+    assert tickets_after == tickets_before + 1
+    assert len(refunds_of(seeded_engine, order)) == before + 1
+    # Every tool call the model made is answered, in order, in what the model saw after the resume.
+    final_request = openai_stub.chat_requests[-1].json["messages"]
+    assert [m["role"] for m in final_request[-3:]] == ["assistant", "tool", "tool"]
