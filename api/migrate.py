@@ -11,6 +11,11 @@ from sqlalchemy import Engine
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
+def modelled_only(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Autogenerate leaves tables we do not model (LangGraph's checkpoints) alone instead of dropping them."""
+    return not (type_ == "table" and reflected and compare_to is None)
+
+
 def alembic_config(connection: object) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))

@@ -8,6 +8,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from sqlalchemy import Engine
 
@@ -93,6 +94,29 @@ def build_models(settings: Settings) -> FallbackChatModel:
     )
 
 
+async def open_checkpointer(settings: Settings, stack: AsyncExitStack) -> BaseCheckpointSaver:
+    """Conversation state lives next to the rest of the data: SQLite at home, PostgreSQL at scale,
+    so several app instances behind a load balancer share one timeline per conversation."""
+    url = settings.effective_database_url
+    if url.startswith(("postgresql://", "postgresql+psycopg://")):
+        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+        from psycopg.rows import dict_row
+        from psycopg_pool import AsyncConnectionPool
+
+        pool: AsyncConnectionPool = AsyncConnectionPool(
+            url.replace("postgresql+psycopg://", "postgresql://"),
+            max_size=10,
+            open=False,
+            kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+        )
+        await pool.open()
+        stack.push_async_callback(pool.close)
+        saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+        await saver.setup()
+        return saver
+    return await stack.enter_async_context(AsyncSqliteSaver.from_conn_string(str(settings.checkpoint_path)))
+
+
 @asynccontextmanager
 async def open_runtime(settings: Settings, **overrides: Any) -> AsyncIterator[Runtime]:
     """Everything a request needs; `overrides` replace parts (tests pass a redactor or knowledge base)."""
@@ -109,10 +133,7 @@ async def open_runtime(settings: Settings, **overrides: Any) -> AsyncIterator[Ru
     knowledge = overrides["knowledge"] if "knowledge" in overrides else build_knowledge(settings)
     model = overrides.get("model") or build_models(settings)
     async with AsyncExitStack() as stack:
-        checkpointer = await stack.enter_async_context(
-            AsyncSqliteSaver.from_conn_string(str(settings.checkpoint_path))
-        )
-        graph = build_graph(checkpointer)
+        graph = build_graph(await open_checkpointer(settings, stack))
         approvals = ApprovalService(engine=engine, audit=audit, backend=backend, redactor=redactor)
         agent = AgentService(
             graph=graph,

@@ -8,11 +8,15 @@ from sqlmodel import SQLModel
 import agent.pii.vault  # noqa: F401  (registers every table on SQLModel.metadata)
 import api.models  # noqa: F401
 import tools.backends.sql_models  # noqa: F401
+from api.migrate import modelled_only
 
 connection = context.config.attributes["connection"]
+
+
 context.configure(
     connection=connection,
     target_metadata=SQLModel.metadata,
+    include_object=modelled_only,
     render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copying them
     compare_type=True,
 )

@@ -35,3 +35,19 @@ def test_a_database_from_before_migrations_is_adopted(tmp_path: Any) -> None:
     create_schema(engine)
     assert "alembic_version" in inspect(engine).get_table_names()
     assert schema_drift(engine) == []
+
+
+def test_autogenerate_leaves_tables_it_does_not_model_alone(tmp_path: Any) -> None:
+    from alembic.autogenerate import produce_migrations
+    from sqlalchemy import text
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'c.db'}")
+    create_schema(engine)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE checkpoints (thread_id TEXT PRIMARY KEY)"))
+    from api.migrate import modelled_only
+
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"include_object": modelled_only})
+        script = produce_migrations(context, SQLModel.metadata)
+    assert script.upgrade_ops is not None and script.upgrade_ops.is_empty()

@@ -20,6 +20,11 @@ pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
+def pg_url(pg_engine: Any) -> str:
+    return pg_engine.url.render_as_string(hide_password=False)
+
+
+@pytest.fixture
 def pg_engine() -> Iterator[Any]:
     admin = create_engine(
         f"{SERVER.replace('postgresql://', 'postgresql+psycopg://')}/postgres", isolation_level="AUTOCOMMIT"
@@ -41,7 +46,7 @@ def pg_engine() -> Iterator[Any]:
         admin.dispose()
 
 
-def test_turns_approvals_and_audit_on_postgres(settings: Any, pg_engine: Any) -> None:
+def test_turns_approvals_and_audit_on_postgres(settings: Any, pg_engine: Any, pg_url: str) -> None:
     from api.main import create_app
     from tools.demo_data import seed_demo
 
@@ -50,6 +55,7 @@ def test_turns_approvals_and_audit_on_postgres(settings: Any, pg_engine: Any) ->
     approvers = [bearer(pg_engine, "default", ("approve",)) for _ in range(2)]
     order = refundable_order(pg_engine)
     before = len(refunds_of(pg_engine, order))
+    settings = settings.model_copy(update={"database_url": pg_url})
     app = create_app(settings, engine=pg_engine, redactor=None, knowledge=None)
 
     async def scenario() -> list[httpx.Response]:
@@ -93,6 +99,10 @@ def test_turns_approvals_and_audit_on_postgres(settings: Any, pg_engine: Any) ->
     decisions = asyncio.run(scenario())
     assert [r.status_code for r in decisions] == [200, 200]
     assert len(refunds_of(pg_engine, order)) == before + 1
+    # The conversation's state was checkpointed in PostgreSQL, not in a local SQLite file.
+    with pg_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM checkpoints")).scalar() > 0
+    assert not settings.checkpoint_path.exists()
 
 
 def test_concurrent_audit_appends_on_postgres(pg_engine: Any) -> None:
