@@ -25,7 +25,7 @@ from agent.offline.messages import (
     message_text,
     passages,
 )
-from agent.offline.planner import asks_to_refund, plan_refund, plan_tool_calls
+from agent.offline.planner import asks_for_change, plan_change, plan_tool_calls
 from agent.offline.writer import compose_answer
 from agent.prompts import NOTE_MESSAGE_NAME
 
@@ -102,8 +102,9 @@ class OfflineChatModel(BaseChatModel):
             calls = plan_tool_calls(question, history, tool_names)
             if calls:
                 return _ai(tool_calls=calls)
-        if tool_results and "issue_refund" in tool_names and asks_to_refund(question, history):
-            calls = plan_refund(question, this_turn)
+        can_change = {"issue_refund", "cancel_order"} <= tool_names
+        if tool_results and can_change and asks_for_change(question, history):
+            calls = plan_change(question, this_turn)
             if calls:
                 return _ai(tool_calls=calls)
 

@@ -24,7 +24,9 @@ INTENTS: dict[str, re.Pattern[str]] = {
     ),
 }
 EXPLICIT_REQUEST_RE = re.compile(
-    r"\b(i want|i'd like|i would like|please|refund me|issue|process|go ahead|request it)\b", re.I
+    r"\b(i want|i'd like|i would like|please|refund me|issue|process|go ahead|request it"
+    r"|cancel (my|the|it|this))\b",
+    re.I,
 )
 AFFIRMATIVE_RE = re.compile(r"^\W*(yes|yeah|yep|sure|ok(ay)?|please do|go ahead)\b", re.I)
 OFFER_TO_REQUEST = "Would you like me to request it?"
@@ -75,13 +77,15 @@ def plan_tool_calls(question: str, history: list[BaseMessage], tool_names: set[s
     return calls
 
 
-def plan_refund(question: str, this_turn: list[BaseMessage]) -> list[dict[str, Any]]:
-    """After lookup_refund says eligible, propose the refund the customer explicitly asked for.
+def plan_change(question: str, this_turn: list[BaseMessage]) -> list[dict[str, Any]]:
+    """After lookup_refund, propose what the customer explicitly asked for and the policy suggests:
+    a refund for an eligible delivered order, a cancellation for one that has not shipped.
 
     Proposing is all the engine can do: the tool node checks policy and a staff member approves.
     """
     if any(
-        isinstance(m, AIMessage) and any(c["name"] == "issue_refund" for c in m.tool_calls) for m in this_turn
+        isinstance(m, AIMessage) and any(c["name"] in ("issue_refund", "cancel_order") for c in m.tool_calls)
+        for m in this_turn
     ):
         return []
     for message in this_turn:
@@ -92,6 +96,8 @@ def plan_refund(question: str, this_turn: list[BaseMessage]) -> list[dict[str, A
         except json.JSONDecodeError:
             continue
         eligibility = data.get("eligibility") or {}
+        if eligibility.get("suggested_action") == "cancel":
+            return [_call("cancel_order", order_number=data["order_number"], reason="customer_request")]
         if eligibility.get("eligible") and eligibility.get("refundable_amount"):
             reason = next((name for name, pattern in REFUND_REASONS if pattern.search(question)), "other")
             return [
@@ -105,10 +111,10 @@ def plan_refund(question: str, this_turn: list[BaseMessage]) -> list[dict[str, A
     return []
 
 
-def asks_to_refund(question: str, history: list[BaseMessage]) -> bool:
-    return bool(
-        INTENTS["refund"].search(question) and EXPLICIT_REQUEST_RE.search(question)
-    ) or _accepts_offer(question, history)
+def asks_for_change(question: str, history: list[BaseMessage]) -> bool:
+    """An explicit request ('please cancel', 'I want a refund'), not a question about the policy."""
+    wants_change = INTENTS["refund"].search(question) or INTENTS["cancel"].search(question)
+    return bool(wants_change and EXPLICIT_REQUEST_RE.search(question)) or _accepts_offer(question, history)
 
 
 def _accepts_offer(question: str, history: list[BaseMessage]) -> bool:

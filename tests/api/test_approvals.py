@@ -331,3 +331,29 @@ def test_safe_calls_in_a_paused_turn_do_not_run_again_on_resume(
     # Every tool call the model made is answered, in order, in what the model saw after the resume.
     final_request = openai_stub.chat_requests[-1].json["messages"]
     assert [m["role"] for m in final_request[-3:]] == ["assistant", "tool", "tool"]
+
+
+def test_cancelling_an_unshipped_order_goes_through_approval(
+    client: Any, agent_key: dict[str, str], approver: dict[str, str], seeded_engine: Any
+) -> None:
+    backend = SqlStoreBackend(seeded_engine)
+    profile = backend.customer_profile("default", "CUS-1001")
+    assert profile is not None
+    order = next(o.order_number for o in profile.orders if o.status == "processing")
+    conversation = client.post(
+        "/v1/conversations", json={"customer_id": "CUS-1001"}, headers=agent_key
+    ).json()["id"]
+    body = client.post(
+        f"/v1/conversations/{conversation}/messages",
+        headers=agent_key,
+        json={"content": f"Cancel my order {order}, I ordered it by mistake."},
+    ).json()
+    assert [c["name"] for c in body["tool_calls"]] == ["lookup_refund", "cancel_order"]
+    assert body["pending_approval"]
+    assert backend.get_order("default", order).status == "processing"  # type: ignore[union-attr]
+
+    out = client.post(
+        f"/v1/approvals/{body['pending_approval']}", json={"decision": "approve"}, headers=approver
+    ).json()
+    assert out["approval"]["status"] == "executed" and "cancelled" in out["reply"]["reply"]
+    assert backend.get_order("default", order).status == "cancelled"  # type: ignore[union-attr]
