@@ -81,27 +81,35 @@ class ApprovalService:
             return approval.status, approval.decision_note
 
     def execute(self, approval_id: str, run: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
-        """Runs `run` against the store inside the approval's transaction, once ever."""
+        """Runs `run` against the store inside the approval's transaction; a second run only replays.
+
+        `run` is idempotent on the approval id, so after a crash between the commit and the reply the
+        resumed graph calls it again and gets the stored change back, with nothing written twice.
+        """
         with self._lock, self.audit.lock, Session(self.engine, expire_on_commit=False) as session:
             query = select(Approval).where(Approval.id == approval_id)
             if session.get_bind().dialect.name == "postgresql":
                 query = query.with_for_update()
             approval = session.exec(query).one()
-            if approval.status in ("executed", "failed") and approval.result is not None:
-                return self._restore(
-                    approval, approval.result
-                )  # a replay after a crash or a duplicate resume
-            if approval.status != "approved":
+            if approval.status == "failed" and approval.result is not None:
+                return dict(approval.result)
+            if approval.status not in ("approved", "executed"):
                 raise ToolError("This request has not been approved by a staff member.")
+            replay = approval.status == "executed"
             try:
                 result = run(self.backend.in_transaction(session))
-                approval.status = "executed"
-            except ToolError as error:  # policy changed since approval: nothing was written
-                session.rollback()
+            except ToolError as error:
+                if replay:
+                    raise
+                session.rollback()  # policy changed since the approval: nothing was written
                 approval = session.exec(select(Approval).where(Approval.id == approval_id)).one()
                 result = error.as_result()
-                approval.status = "failed"
-            approval.result = self._redact(approval, result)
+                approval.status, approval.result = "failed", result  # policy messages hold no PII
+            else:
+                if replay:
+                    session.commit()
+                    return result
+                approval.status = "executed"
             approval.executed_at = utcnow()
             session.add(approval)
             self.audit.append(
@@ -110,10 +118,23 @@ class ApprovalService:
                 type=f"approval.{approval.status}",
                 actor=approval.decided_by,
                 conversation_id=approval.conversation_id,
-                payload={"approval_id": approval.id, "tool": approval.tool, "result": approval.result},
+                payload={"approval_id": approval.id, "tool": approval.tool, "error": result.get("error")},
             )
             session.commit()
-            return result
+        if approval.status == "executed":
+            self._keep_result(approval, result)
+        return result
+
+    def _keep_result(self, approval: Approval, result: dict[str, Any]) -> None:
+        """Stores the redacted result for staff views, after the commit: placeholders for new values are
+        vault writes, which must not wait on the transaction that holds the store's lock."""
+        redacted = self._redact(approval, result)
+        with Session(self.engine) as session:
+            row = session.get(Approval, approval.id)
+            if row is not None:
+                row.result = redacted
+                session.add(row)
+                session.commit()
 
     # --- what staff do ------------------------------------------------------------------------------
 

@@ -156,3 +156,57 @@ def test_erasing_a_conversations_vault(settings: Any, seeded_engine: Any, redact
             == 403
         )
         assert client.delete("/v1/conversations/conv_nope/pii", headers=headers).status_code == 404
+
+
+def test_placeholders_in_tool_arguments_are_resolved_on_the_trusted_side(
+    settings: Any, seeded_engine: Any, redactor: Any, openai_stub: Any
+) -> None:
+    """The model only ever sees <ADDRESS_n>; the store receives the real street, and staff see it too."""
+    from tools.backends.sql import SqlStoreBackend
+
+    backend = SqlStoreBackend(seeded_engine)
+    profile = backend.customer_profile("default", "CUS-1001")
+    assert profile is not None
+    order = next(o.order_number for o in profile.orders if o.status == "processing")
+    agent_key = bearer(seeded_engine)
+    approver = bearer(seeded_engine, "default", ("approve",))
+
+    def model(body: dict[str, Any]) -> Any:
+        if body["messages"][-1]["role"] == "tool":
+            return Reply("Done: the new address is <ADDRESS_1>.")
+        street = re.findall(r"<ADDRESS_\d+>", json.dumps(body["messages"]))[0]
+        return ToolCalls(
+            [
+                (
+                    "update_shipping_address",
+                    {
+                        "order_number": order,
+                        "street": street,
+                        "city": "Springfield",
+                        "postal_code": "97477",
+                        "country": "US",
+                    },
+                )
+            ]
+        )
+
+    openai_stub.default = model
+    with make_client(online(settings, openai_stub), seeded_engine, redactor=redactor) as client:
+        conversation = client.post(
+            "/v1/conversations", json={"customer_id": "CUS-1001"}, headers=agent_key
+        ).json()["id"]
+        body = client.post(
+            f"/v1/conversations/{conversation}/messages",
+            headers=agent_key,
+            json={"content": f"Please ship {order} to 742 Evergreen Terrace instead."},
+        ).json()
+        pending = client.get("/v1/approvals", headers=approver).json()
+        client.post(
+            f"/v1/approvals/{body['pending_approval']}", json={"decision": "approve"}, headers=approver
+        )
+
+    sent_args = [m for r in openai_stub.chat_requests for m in r.json["messages"] if m["role"] == "assistant"]
+    assert "742 Evergreen" not in json.dumps(sent_args)  # the model never saw the street
+    assert pending[0]["args"]["street"] == "742 Evergreen Terrace"  # staff see the real value
+    updated = backend.get_order("default", order)
+    assert updated is not None and updated.shipping_address.street == "742 Evergreen Terrace"
