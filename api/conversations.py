@@ -6,10 +6,12 @@ import asyncio
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
+from starlette.concurrency import run_in_threadpool
 
 from agent.images import ImageRef
 from agent.service import AgentService
@@ -122,7 +124,7 @@ class ConversationService:
     ) -> AsyncIterator[TurnEvent]:
         conversation = self.get(tenant=tenant, conversation_id=conversation_id)
         customer = self.resolve_customer(conversation, customer_id)
-        async with self._locks[conversation_id]:
+        async with self._turn_lock(conversation_id):
             conversation = self.get(tenant=tenant, conversation_id=conversation_id)
             if waiting := await self.agent.pending_approvals(tenant, conversation_id):
                 raise ConflictError(
@@ -153,7 +155,7 @@ class ConversationService:
         self, *, tenant: str, approval: Approval, actor: str
     ) -> TurnResult | None:
         """Continues the paused turn once every approval it waits on is decided; None if nothing to do."""
-        async with self._locks[approval.conversation_id]:
+        async with self._turn_lock(approval.conversation_id):
             waiting = await self.agent.pending_approvals(tenant, approval.conversation_id)
             if approval.id not in waiting:
                 return None  # already resumed (a repeated or concurrent decision)
@@ -206,6 +208,29 @@ class ConversationService:
         return conversation
 
     # --- internals ----------------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _turn_lock(self, conversation_id: str) -> AsyncIterator[None]:
+        """One turn at a time per conversation: in this process, and on PostgreSQL across processes too
+        (an advisory lock held on its own connection), since the checkpoint is a single timeline."""
+        async with self._locks[conversation_id]:
+            if self.engine.dialect.name != "postgresql":
+                yield
+                return
+            key = {"key": f"deskpilot:conversation:{conversation_id}"}
+            connection = await run_in_threadpool(self.engine.connect)
+            try:
+                await run_in_threadpool(
+                    connection.execute, text("SELECT pg_advisory_lock(hashtext(:key))"), key
+                )
+                try:
+                    yield
+                finally:
+                    await run_in_threadpool(
+                        connection.execute, text("SELECT pg_advisory_unlock(hashtext(:key))"), key
+                    )
+            finally:
+                await run_in_threadpool(connection.close)
 
     def resolve_customer(self, conversation: Conversation, customer_id: str | None) -> str | None:
         if conversation.customer_id and customer_id and customer_id != conversation.customer_id:

@@ -116,3 +116,40 @@ def test_concurrent_audit_appends_on_postgres(pg_engine: Any) -> None:
         list(pool.map(lambda i: logs[i % 4].record(tenant="default", type="x", payload={"i": i}), range(60)))
     result = logs[0].verify()
     assert result.ok and result.checked == 60
+
+
+def test_turns_of_one_conversation_are_serialised_across_processes(
+    settings: Any, pg_engine: Any, pg_url: str
+) -> None:
+    """Two services with their own in-process locks stand in for two app workers behind a load balancer."""
+    from api.conversations import ConversationService
+    from api.runtime import open_runtime
+    from tools.demo_data import seed_demo
+
+    seed_demo(pg_engine, tenant="default", today=TODAY)
+    settings = settings.model_copy(update={"database_url": pg_url})
+
+    async def scenario() -> list[str]:
+        async with open_runtime(settings, engine=pg_engine, redactor=None, knowledge=None) as runtime:
+            first = runtime.conversations
+            second = ConversationService(
+                engine=pg_engine, agent=runtime.agent, approvals=runtime.approvals, audit=runtime.audit
+            )
+            conversation = first.create(tenant="default", customer_id="CUS-1001", channel="api", actor="k")
+            await asyncio.gather(
+                *(
+                    service.send(
+                        tenant="default",
+                        conversation_id=conversation.id,
+                        text=f"question {i}",
+                        customer_id=None,
+                        actor="k",
+                    )
+                    for i, service in enumerate([first, second, first, second])
+                )
+            )
+            events = runtime.audit.list(tenant="default", conversation_id=conversation.id, limit=100)
+            return [e.type for e in reversed(events) if e.type in ("turn.received", "reply.sent")]
+
+    order = asyncio.run(scenario())
+    assert order == ["turn.received", "reply.sent"] * 4  # never two turns in flight at once
