@@ -19,7 +19,7 @@ async def list_customers(
     principal: AgentKey,
     q: str | None = Query(None, min_length=1, max_length=200, description="Name, e-mail or customer id."),
     limit: int = Query(50, ge=1, le=200),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=10**9),
 ) -> dict[str, Any]:
     page = await run_in_threadpool(
         runtime.backend.list_customers, principal.tenant, query=q, limit=limit, offset=offset
