@@ -11,11 +11,13 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
+from starlette.concurrency import run_in_threadpool
 
 from agent.cache_keys import PromptCacheKeys
 from agent.context import ApprovalDesk, Retriever, TurnContext
@@ -58,7 +60,7 @@ class AgentService:
         """Yields token deltas (restored), tool calls as they finish, then the final TurnResult."""
         scope = {"tenant": request.tenant, "conversation_id": request.conversation_id}
         user_text, counts = await self._redact(request.text, scope)
-        self.audit.record(
+        await self._audit(
             tenant=request.tenant,
             type="turn.received",
             actor=request.actor,
@@ -149,7 +151,7 @@ class AgentService:
         paused = "await_approval" in (state.next or ())
         result = self._result(request, state.values, before, paused, user_text, counts, ctx, scope)
         for event in ctx.tool_events:
-            self.audit.record(
+            await self._audit(
                 tenant=request.tenant,
                 type=_tool_event_type(event),
                 actor=request.actor,
@@ -161,7 +163,7 @@ class AgentService:
                     "result_status": _result_status(event),
                 },
             )
-        self.audit.record(
+        await self._audit(
             tenant=request.tenant,
             type="reply.sent",
             actor=request.actor,
@@ -177,7 +179,11 @@ class AgentService:
         )
         yield TurnEvent("final", result)
 
-    # --- helpers ------------------------------------------------------------------------------------
+    # --- helpers ---------------------------------------------------------------------------------
+
+    async def _audit(self, **event: Any) -> None:
+        # A database commit: kept off the event loop so other conversations stream meanwhile.
+        await run_in_threadpool(partial(self.audit.record, **event))
 
     async def _redact(self, text: str, scope: dict[str, str]) -> tuple[str, dict[str, int]]:
         if self.redactor is None:
