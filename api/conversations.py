@@ -145,7 +145,7 @@ class ConversationService:
             started = time.perf_counter()
             async for event in self.agent.stream_turn(request):
                 if event.kind == "final":
-                    self._store_turn(conversation, customer, event.data)
+                    await run_in_threadpool(self._store_turn, conversation, customer, event.data)
                     self.metrics.observe_turn(
                         event.data, channel=channel, seconds=time.perf_counter() - started
                     )
@@ -173,7 +173,7 @@ class ConversationService:
                     channel="approval",
                 )
             )
-            self._store_turn(conversation, conversation.customer_id, result)
+            await run_in_threadpool(self._store_turn, conversation, conversation.customer_id, result)
             self.metrics.observe_turn(result, channel="approval", seconds=0.0)
             return result
 
