@@ -25,6 +25,7 @@ from chromadb.errors import NotFoundError
 from knowledge.corpus import TenantCorpus
 from knowledge.keyword import identifiers, reciprocal_rank_fusion
 from knowledge.models import ChunkRecord, DocumentInfo, Passage
+from knowledge.queries import sub_queries
 
 SearchMode = Literal["hybrid", "vector", "keyword"]
 EMBED_BATCH = 64
@@ -104,32 +105,43 @@ class KnowledgeBase:
         return collection.count() if collection is not None else 0
 
     def search(self, tenant: str, query: str, k: int = 5, mode: SearchMode = "hybrid") -> list[Passage]:
-        """Best `k` chunks of `tenant` for `query`; scores are cosine similarity, BM25, or fused RRF."""
+        """Best `k` chunks of `tenant` for `query`; scores are cosine similarity, BM25, or fused RRF.
+
+        A long query is also searched piece by piece (`sub_queries`): in vector mode a chunk keeps its best
+        cosine over the pieces, in hybrid mode every piece's rankings join the fusion. Keyword mode ranks the
+        whole query only (BM25 has no length limit, and its scores across queries do not compare).
+        """
         collection = self._collection(tenant)
         if collection is None or not query.strip() or k <= 0:
             return []
         pool = max(4 * k, 40)  # candidates per ranking before fusion
         stored: dict[str, tuple[str, dict[str, Any]]] = {}
-        vector_hits = self._vector_hits(collection, query, pool, stored) if mode != "keyword" else []
+        queries = [query, *sub_queries(query)] if mode != "keyword" else [query]
+        vector_hits = self._vector_hits(collection, queries, pool, stored) if mode != "keyword" else []
         if mode == "vector":
-            ranked = vector_hits
+            best: dict[str, float] = {}
+            for hits in vector_hits:
+                for chunk_id, score in hits:
+                    best[chunk_id] = max(score, best.get(chunk_id, -1.0))
+            ranked = sorted(best.items(), key=lambda pair: pair[1], reverse=True)
         else:
             corpus = self._corpus(tenant, collection)
             bm25 = corpus.bm25()
-            keyword_hits = bm25.top(query, pool)
-            for chunk_id, _ in keyword_hits:
-                chunk = corpus.chunks.get(chunk_id)
-                if chunk is not None:
-                    stored.setdefault(chunk_id, (chunk.text, chunk.meta))
+            keyword_hits = [bm25.top(q, pool) for q in queries]
+            for hits in keyword_hits:
+                for chunk_id, _ in hits:
+                    chunk = corpus.chunks.get(chunk_id)
+                    if chunk is not None:
+                        stored.setdefault(chunk_id, (chunk.text, chunk.meta))
             if mode == "keyword":
-                ranked = keyword_hits
+                ranked = keyword_hits[0]
             else:
-                rankings = [[c for c, _ in vector_hits], [c for c, _ in keyword_hits]]
-                # Chunks holding the exact SKU / order number / error code of the query form a third
+                rankings = [[c for c, _ in hits] for hits in (*vector_hits, *keyword_hits)]
+                # Chunks holding the exact SKU / order number / error code of the query form a further
                 # ranking, so an exact code outranks passages that are merely about the same topic.
                 exact: set[str] = set().union(*(bm25.containing(t) for t in identifiers(query)))
                 if exact:
-                    rankings.append([c for c, _ in keyword_hits if c in exact])
+                    rankings.append([c for c, _ in keyword_hits[0] if c in exact])
                 ranked = reciprocal_rank_fusion(rankings)
         return [
             Passage.from_stored(chunk_id, *stored[chunk_id], score=score)
@@ -138,27 +150,40 @@ class KnowledgeBase:
         ]
 
     def _vector_hits(
-        self, collection: Collection, query: str, n: int, stored: dict[str, tuple[str, dict[str, Any]]]
-    ) -> list[tuple[str, float]]:
-        """Nearest chunks by cosine similarity; fills `stored` with their text and metadata."""
+        self,
+        collection: Collection,
+        queries: list[str],
+        n: int,
+        stored: dict[str, tuple[str, dict[str, Any]]],
+    ) -> list[list[tuple[str, float]]]:
+        """Nearest chunks by cosine similarity, one list per query (embedded and queried in one batch each);
+        fills `stored` with their text and metadata."""
         size = collection.count()
         if size == 0:
-            return []
+            return [[] for _ in queries]
+        # The whole query and its pieces are embedded apart: in one batch every piece would be padded to the
+        # whole query's length (up to 256 tokens), which made a long query's search 3-4x slower.
+        embeddings = list(self.embedder.embed_query(queries[:1]))
+        if len(queries) > 1:
+            embeddings.extend(self.embedder.embed_query(queries[1:]))
         result = collection.query(
-            query_embeddings=self.embedder.embed_query([query]),
+            query_embeddings=embeddings,
             n_results=min(n, size),
             include=["documents", "metadatas", "distances"],
         )
         docs, metas, dists = (
-            result["documents"] or [[]],
-            result["metadatas"] or [[]],
-            result["distances"] or [[]],
+            result["documents"] or [[] for _ in queries],
+            result["metadatas"] or [[] for _ in queries],
+            result["distances"] or [[] for _ in queries],
         )
-        hits = []
-        for chunk_id, text, meta, distance in zip(result["ids"][0], docs[0], metas[0], dists[0], strict=True):
-            hits.append((chunk_id, 1.0 - float(distance)))
-            stored[chunk_id] = (text or "", dict(meta or {}))
-        return hits
+        rankings = []
+        for ids, texts, metadatas, distances in zip(result["ids"], docs, metas, dists, strict=True):
+            hits = []
+            for chunk_id, text, meta, distance in zip(ids, texts, metadatas, distances, strict=True):
+                hits.append((chunk_id, 1.0 - float(distance)))
+                stored[chunk_id] = (text or "", dict(meta or {}))
+            rankings.append(hits)
+        return rankings
 
     def stored_chunks(self, tenant: str) -> dict[str, dict[str, Any]]:
         """Chunk id -> metadata of everything the tenant has (used by ingestion to diff)."""
