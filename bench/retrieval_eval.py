@@ -40,8 +40,12 @@ _BOILERPLATE = re.compile(
 )
 
 
-def build_query(instructions: str, max_chars: int = 1200) -> str:
-    """The customer's situation from a tau2 task script, without role-play boilerplate and identity data."""
+def build_query(instructions: str) -> str:
+    """The customer's situation from a tau2 task script, without role-play boilerplate and identity data.
+
+    Not cut short: the opening line and the later turns of a script name issues the first lines do not, and
+    `KnowledgeBase.search` splits a long query into pieces itself (a cut at 1,200 characters lost them).
+    """
     kept: list[str] = []
     for raw in instructions.splitlines():
         line = re.sub(r"\*\*|__|`", "", raw).strip(" -*>\t")
@@ -49,7 +53,7 @@ def build_query(instructions: str, max_chars: int = 1200) -> str:
             continue
         sentences = [s for s in re.split(r"(?<=[.!?])\s+", line) if s and not _BOILERPLATE.search(s)]
         kept.extend(sentences)
-    return " ".join(kept)[:max_chars]
+    return " ".join(kept)
 
 
 def tau2_cases(tau2_dir: Path = TAU2_DIR) -> list[Case]:

@@ -63,9 +63,10 @@ def tau2_kb(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Any:
 
 @pytest.mark.slow
 def test_tau2_recall_floors(tau2_kb: Any) -> None:
-    # Measured: vector 0.144/0.243, keyword 0.181/0.266, hybrid 0.200/0.282; ceiling 0.619/0.871
-    # (tasks need 1-30 documents each, so recall@5 cannot reach 1).
+    # Measured: vector 0.162/0.269, keyword 0.175/0.240, hybrid 0.243/0.344; ceiling 0.619/0.871
+    # (tasks need 1-30 documents each, so recall@5 cannot reach 1). Before long queries were searched piece
+    # by piece (and cut at 1,200 characters): hybrid 0.200/0.282.
     results = evaluate(tau2_kb, "tau2", tau2_cases(), source_stem)
-    assert results["hybrid"][5] >= 0.18 and results["hybrid"][10] >= 0.25
-    assert results["vector"][10] >= 0.21 and results["keyword"][10] >= 0.23
+    assert results["hybrid"][5] >= 0.23 and results["hybrid"][10] >= 0.33
+    assert results["vector"][10] >= 0.25 and results["keyword"][10] >= 0.22
     assert results["hybrid"][10] > results["vector"][10]
