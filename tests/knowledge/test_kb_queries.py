@@ -26,10 +26,12 @@ def test_pieces_are_capped() -> None:
 
 
 def test_a_second_issue_late_in_a_long_message_is_found(kb: Any, tenant: str) -> None:
-    """The late issue's article must surface in the top 2 although the message is mostly about another topic."""
+    """The late issue's article reaches the top 2 although the message is mostly about another topic."""
     from knowledge.ingest import ingest_bytes
 
-    ingest_bytes(kb, tenant, "wire.md", b"# Wire transfers\n\nInternational wire transfers take 3 business days.")
+    ingest_bytes(
+        kb, tenant, "wire.md", b"# Wire transfers\n\nInternational wire transfers take 3 business days."
+    )
     ingest_bytes(kb, tenant, "lost.md", b"# Lost cards\n\nFreeze a lost debit card at once in the app.")
     for i in range(6):
         ingest_bytes(kb, tenant, f"w{i}.md", f"# Wire fees {i}\n\nWire transfer fee table {i}.".encode())
