@@ -62,6 +62,7 @@ def tau2_kb(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Any:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # embedding 698 documents: about a minute on a quiet machine, several under load
 def test_tau2_recall_floors(tau2_kb: Any) -> None:
     # Measured: vector 0.162/0.269, keyword 0.175/0.240, hybrid 0.243/0.344; ceiling 0.619/0.871
     # (tasks need 1-30 documents each, so recall@5 cannot reach 1). Before long queries were searched piece
