@@ -25,7 +25,7 @@ from agent.offline import OFFLINE_MODEL_NAME
 from agent.pricing import PRICES, ModelPrice, sum_usage
 from agent.prompts import PENDING_APPROVAL_REPLY
 from agent.streaming import PlaceholderStream
-from agent.turns import AuditSink, Redactor, TurnEvent, TurnRequest, TurnResult
+from agent.turns import AuditSink, Redactor, TurnEvent, TurnRequest, TurnResult, final_result
 from tools import SENSITIVE_TOOLS
 from tools.backends.base import StoreBackend
 
@@ -49,12 +49,7 @@ class AgentService:
     approvals: ApprovalDesk | None = None
 
     async def run_turn(self, request: TurnRequest) -> TurnResult:
-        result: TurnResult | None = None
-        async for event in self.stream_turn(request):
-            if event.kind == "final":
-                result = event.data
-        assert result is not None
-        return result
+        return await final_result(self.stream_turn(request))
 
     async def stream_turn(self, request: TurnRequest) -> AsyncIterator[TurnEvent]:
         """Yields token deltas (restored), tool calls as they finish, then the final TurnResult."""
@@ -85,12 +80,7 @@ class AgentService:
 
     async def resume(self, request: TurnRequest) -> TurnResult:
         """Continues a turn paused for approval, once staff have decided (`request.text` is unused)."""
-        result: TurnResult | None = None
-        async for event in self._run(request, Command(resume={"decided": True}), "", {}):
-            if event.kind == "final":
-                result = event.data
-        assert result is not None
-        return result
+        return await final_result(self._run(request, Command(resume={"decided": True}), "", {}))
 
     async def pending_approvals(self, tenant: str, conversation_id: str) -> list[str]:
         """Approval ids the conversation's graph is paused on (empty when it is not paused)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -59,3 +60,14 @@ class TurnResult:
 class TurnEvent:
     kind: Literal["token", "reset", "tool", "final"]  # reset: discard the tokens streamed so far
     data: Any
+
+
+async def final_result(events: AsyncIterator[TurnEvent]) -> TurnResult:
+    """Drains a turn's event stream and returns its final result (for callers that do not stream)."""
+    result: TurnResult | None = None
+    async for event in events:
+        if event.kind == "final":
+            result = event.data
+    if result is None:
+        raise RuntimeError("the turn ended without a final result")
+    return result

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from agent.images import ImageRef
 from agent.service import AgentService
-from agent.turns import TurnEvent, TurnRequest, TurnResult
+from agent.turns import TurnEvent, TurnRequest, TurnResult, final_result
 from api.approvals import ApprovalService
 from api.audit import AuditLog
 from api.errors import ApiError, ConflictError, NotFoundError
@@ -96,20 +96,30 @@ class ConversationService:
         channel: str = "api",
         images: tuple[ImageRef, ...] = (),
     ) -> TurnResult:
-        result: TurnResult | None = None
-        async for event in self.stream(
-            tenant=tenant,
-            conversation_id=conversation_id,
-            text=text,
-            customer_id=customer_id,
-            actor=actor,
-            channel=channel,
-            images=images,
-        ):
-            if event.kind == "final":
-                result = event.data
-        assert result is not None
-        return result
+        return await final_result(
+            self.stream(
+                tenant=tenant,
+                conversation_id=conversation_id,
+                text=text,
+                customer_id=customer_id,
+                actor=actor,
+                channel=channel,
+                images=images,
+            )
+        )
+
+    async def check_can_send(self, *, tenant: str, conversation_id: str, customer_id: str | None) -> None:
+        """The checks a turn makes first, for callers that must answer errors before streaming starts."""
+        self.resolve_customer(self.get(tenant=tenant, conversation_id=conversation_id), customer_id)
+        await self._refuse_while_waiting(tenant, conversation_id)
+
+    async def _refuse_while_waiting(self, tenant: str, conversation_id: str) -> None:
+        if waiting := await self.agent.pending_approvals(tenant, conversation_id):
+            raise ConflictError(
+                "this conversation is waiting for a staff member to review a request; "
+                "send new messages once it has been decided",
+                pending_approvals=waiting,
+            )
 
     async def stream(
         self,
@@ -126,12 +136,7 @@ class ConversationService:
         customer = self.resolve_customer(conversation, customer_id)
         async with self._turn_lock(conversation_id):
             conversation = self.get(tenant=tenant, conversation_id=conversation_id)
-            if waiting := await self.agent.pending_approvals(tenant, conversation_id):
-                raise ConflictError(
-                    "this conversation is waiting for a staff member to review a request; "
-                    "send new messages once it has been decided",
-                    pending_approvals=waiting,
-                )
+            await self._refuse_while_waiting(tenant, conversation_id)
             request = TurnRequest(
                 tenant=tenant,
                 conversation_id=conversation_id,

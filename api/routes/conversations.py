@@ -63,8 +63,10 @@ async def send_message(
         raise PayloadTooLarge(
             f"content is {len(body.content)} characters; the limit is {runtime.settings.max_message_chars}"
         )
-    # Fail fast (404, 400) before a stream starts: errors after the first event cannot change the status.
-    runtime.conversations.get(tenant=principal.tenant, conversation_id=conversation_id)
+    # Fail fast (404, 400, 409) before a stream starts: errors after the first event cannot change the status.
+    await runtime.conversations.check_can_send(
+        tenant=principal.tenant, conversation_id=conversation_id, customer_id=body.customer_id
+    )
     kwargs: dict[str, Any] = {
         "tenant": principal.tenant,
         "conversation_id": conversation_id,
@@ -74,8 +76,6 @@ async def send_message(
         "images": _images(body, runtime.settings),
     }
     if "text/event-stream" in request.headers.get("accept", ""):
-        conversation = runtime.conversations.get(tenant=principal.tenant, conversation_id=conversation_id)
-        runtime.conversations.resolve_customer(conversation, body.customer_id)
         return EventSourceResponse(_events(runtime, principal, redacted, kwargs), ping=15)
     result = await runtime.conversations.send(**kwargs)
     return turn_out(result, runtime, principal, redacted)

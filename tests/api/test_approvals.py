@@ -357,3 +357,16 @@ def test_cancelling_an_unshipped_order_goes_through_approval(
     ).json()
     assert out["approval"]["status"] == "executed" and "cancelled" in out["reply"]["reply"]
     assert backend.get_order("default", order).status == "cancelled"  # type: ignore[union-attr]
+
+
+def test_a_streamed_message_while_waiting_is_refused_before_the_stream_starts(
+    client: Any, agent_key: dict[str, str], seeded_engine: Any
+) -> None:
+    conversation, body = request_refund(client, agent_key, refundable_order(seeded_engine))
+    assert body["pending_approval"]
+    response = client.post(
+        f"/v1/conversations/{conversation}/messages",
+        json={"content": "any news?"},
+        headers={**agent_key, "Accept": "text/event-stream"},
+    )
+    assert response.status_code == 409 and response.headers["content-type"].startswith("application/json")
