@@ -10,7 +10,17 @@ from typing import Any
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.routes import approvals, audit, conversations, customers, health, knowledge, triage, usage
+from api.routes import (
+    approvals,
+    audit,
+    conversations,
+    customers,
+    health,
+    integrations,
+    knowledge,
+    triage,
+    usage,
+)
 from api.runtime import open_runtime
 from api.settings import Settings, get_settings
 
@@ -41,4 +51,5 @@ def create_app(settings: Settings | None = None, **runtime_overrides: Any) -> Fa
     app.include_router(usage.router)
     app.include_router(triage.router)
     app.include_router(knowledge.router)
+    app.include_router(integrations.router)
     return app

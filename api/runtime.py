@@ -23,6 +23,7 @@ from api.approvals import ApprovalService
 from api.audit import AuditLog
 from api.conversations import ConversationService
 from api.db import create_schema, make_engine
+from api.integrations import IntegrationService, SecretBox
 from api.settings import Settings
 from tools import TOOLS
 from tools.backends.sql import SqlStoreBackend
@@ -43,19 +44,36 @@ class Runtime:
     triage: TriageService
     approvals: ApprovalService
     conversations: ConversationService
+    integrations: IntegrationService
+
+
+def load_vault_key(settings: Settings) -> bytes:
+    """The Fernet key of the PII vault: DESKPILOT_VAULT_KEY, else `home/vault.key` (made on first start)."""
+    from agent.pii import load_or_create_key
+
+    if settings.vault_key:
+        return settings.vault_key.get_secret_value().encode()
+    return load_or_create_key(settings.home / "vault.key")
 
 
 def build_redactor(settings: Settings, engine: Engine) -> Any:
     from agent.pii import build_redactor as build
-    from agent.pii import load_or_create_key
 
-    key = (
-        settings.vault_key.get_secret_value().encode()
-        if settings.vault_key
-        else load_or_create_key(settings.home / "vault.key")
-    )
     return build(
-        spacy_model=settings.spacy_model, engine=engine, key=key, retention_days=settings.vault_retention_days
+        spacy_model=settings.spacy_model,
+        engine=engine,
+        key=load_vault_key(settings),
+        retention_days=settings.vault_retention_days,
+    )
+
+
+def build_integrations(settings: Settings, engine: Engine, audit: AuditLog) -> IntegrationService:
+    # Integration secrets are sealed under a key derived from the vault key (one key file to back up).
+    return IntegrationService(
+        engine=engine,
+        audit=audit,
+        box=SecretBox(load_vault_key(settings)),
+        grace_hours=settings.integration_secret_grace_hours,
     )
 
 
@@ -179,5 +197,6 @@ async def open_runtime(settings: Settings, **overrides: Any) -> AsyncIterator[Ru
             triage=triage,
             approvals=approvals,
             conversations=conversations,
+            integrations=build_integrations(settings, engine, audit),
         )
     engine.dispose()

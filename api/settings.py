@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     # default so every data directory and every test finds them without a download.
     models_dir: Path = Path(sys.prefix) / "share" / "deskpilot" / "models"
 
+    # --- integrations ------------------------------------------------------------------------------
+    # After a rotation, the previous secrets still verify deliveries this long, so none is lost mid-switch.
+    integration_secret_grace_hours: float = Field(default=24.0, ge=0, le=720)
+
     # --- demo --------------------------------------------------------------------------------------
     demo_tenant: str = "default"
 
