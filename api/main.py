@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
+from api.maintenance import maintenance
 from api.routes import (
     approvals,
     audit,
@@ -17,6 +18,7 @@ from api.routes import (
     customers,
     health,
     integrations,
+    jobs,
     knowledge,
     triage,
     usage,
@@ -32,7 +34,11 @@ def create_app(settings: Settings | None = None, **runtime_overrides: Any) -> Fa
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_runtime(settings, **runtime_overrides) as runtime:
+        async with (
+            open_runtime(settings, **runtime_overrides) as runtime,
+            runtime.jobs.serve(runtime),
+            maintenance(runtime),
+        ):
             app.state.runtime = runtime
             yield
 
@@ -52,4 +58,5 @@ def create_app(settings: Settings | None = None, **runtime_overrides: Any) -> Fa
     app.include_router(triage.router)
     app.include_router(knowledge.router)
     app.include_router(integrations.router)
+    app.include_router(jobs.router)
     return app

@@ -13,6 +13,7 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from sqlalchemy import Engine
 
 from agent.cache_keys import PromptCacheKeys
+from agent.context import AgentServices
 from agent.graph import build_graph
 from agent.llm import FallbackChatModel, build_model_chain
 from agent.pricing import load_price_table
@@ -24,9 +25,13 @@ from api.audit import AuditLog
 from api.conversations import ConversationService
 from api.db import create_schema, make_engine
 from api.integrations import IntegrationService, SecretBox
+from api.jobs import JobQueue
+from api.metrics import Metrics
 from api.settings import Settings
+from api.tenants import TenantSettingsService
+from api.turns import TurnRunner
 from tools import TOOLS
-from tools.backends.sql import SqlStoreBackend
+from tools.backends import StoreBackend, build_backend
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +41,8 @@ class Runtime:
     settings: Settings
     engine: Engine
     audit: AuditLog
-    backend: SqlStoreBackend
+    backend: StoreBackend
+    tenants: TenantSettingsService
     redactor: Any
     knowledge: Any
     model: FallbackChatModel
@@ -45,6 +51,7 @@ class Runtime:
     approvals: ApprovalService
     conversations: ConversationService
     integrations: IntegrationService
+    jobs: JobQueue
 
 
 def load_vault_key(settings: Settings) -> bytes:
@@ -142,7 +149,8 @@ async def open_runtime(settings: Settings, **overrides: Any) -> AsyncIterator[Ru
     engine = overrides.get("engine") or make_engine(settings.effective_database_url)
     create_schema(engine)
     audit = AuditLog(engine)
-    backend = SqlStoreBackend(engine)
+    backend = build_backend(settings.store_backend, engine=engine, settings=settings)
+    tenants = TenantSettingsService(engine=engine, audit=audit)
     redactor = overrides["redactor"] if "redactor" in overrides else build_redactor(settings, engine)
     if redactor is not None:
         purged = redactor.vault.purge_expired()  # retention: mappings unused for too long are dropped
@@ -152,20 +160,23 @@ async def open_runtime(settings: Settings, **overrides: Any) -> AsyncIterator[Ru
     model = overrides.get("model") or build_models(settings)
     async with AsyncExitStack() as stack:
         graph = build_graph(await open_checkpointer(settings, stack))
-        approvals = ApprovalService(engine=engine, audit=audit, backend=backend, redactor=redactor)
+        approvals = ApprovalService(
+            engine=engine, audit=audit, backend=backend, tenants=tenants, redactor=redactor
+        )
         agent = AgentService(
             graph=graph,
-            model=model,
-            backend=backend,
-            audit=audit,
-            redactor=redactor,
-            retriever=knowledge,
-            retrieval_k=settings.retrieval_k,
-            max_steps=settings.max_steps,
-            primary_model=settings.model,
+            services=AgentServices(
+                backend=backend,
+                model=model,
+                audit=audit,
+                retrieval_k=settings.retrieval_k,
+                max_steps=settings.max_steps,
+                redactor=redactor,
+                retriever=knowledge,
+                approvals=approvals,
+                cache_keys=PromptCacheKeys(per_key_rpm=settings.prompt_cache_key_rpm),
+            ),
             prices=load_price_table(settings.price_overrides),
-            cache_keys=PromptCacheKeys(per_key_rpm=settings.prompt_cache_key_rpm),
-            approvals=approvals,
         )
         triage = build_triage_service(
             api_key=None
@@ -182,14 +193,25 @@ async def open_runtime(settings: Settings, **overrides: Any) -> AsyncIterator[Ru
             redactor=redactor,
             prices=load_price_table(settings.price_overrides),
         )
+        metrics = Metrics()
+        turns = TurnRunner(engine=engine, audit=audit, metrics=metrics, deadline_s=settings.turn_deadline_s)
         conversations = ConversationService(
-            engine=engine, agent=agent, approvals=approvals, audit=audit, redactor=redactor
+            engine=engine,
+            agent=agent,
+            approvals=approvals,
+            tenants=tenants,
+            audit=audit,
+            turns=turns,
+            redactor=redactor,
+            metrics=metrics,
         )
+        turns.mark_stale(settings.turn_stale_after_s)  # turns a killed process left running
         yield Runtime(
             settings=settings,
             engine=engine,
             audit=audit,
             backend=backend,
+            tenants=tenants,
             redactor=redactor,
             knowledge=knowledge,
             model=model,
@@ -198,5 +220,6 @@ async def open_runtime(settings: Settings, **overrides: Any) -> AsyncIterator[Ru
             approvals=approvals,
             conversations=conversations,
             integrations=build_integrations(settings, engine, audit),
+            jobs=JobQueue(engine=engine, settings=settings, audit=audit),
         )
     engine.dispose()

@@ -50,6 +50,15 @@ class Settings(BaseSettings):
     # --- agent -------------------------------------------------------------------------------------
     max_steps: int = Field(default=6, ge=1, le=50)  # model calls per turn before giving up honestly
     retrieval_k: int = Field(default=4, ge=0, le=20)
+    turn_deadline_s: float = Field(default=120.0, gt=0)  # a turn still running then is failed (retryable)
+    # A turn left `running` this long after it started belongs to a process that died: marked failed at
+    # start-up and by the maintenance sweep. Keep it above turn_deadline_s when several processes share a DB.
+    turn_stale_after_s: float = Field(default=180.0, ge=0)
+    maintenance_interval_s: float = Field(default=30.0, gt=0)  # approval expiry and stale-turn sweeps
+
+    # --- the shop ----------------------------------------------------------------------------------
+    # `sql` (the demo store in the app database) or `package.module:factory` for your commerce API.
+    store_backend: str = "sql"
 
     # --- knowledge base ----------------------------------------------------------------------------
     chroma_url: str | None = None  # e.g. http://localhost:8001 for a `chroma run` server
@@ -67,6 +76,19 @@ class Settings(BaseSettings):
     # --- integrations ------------------------------------------------------------------------------
     # After a rotation, the previous secrets still verify deliveries this long, so none is lost mid-switch.
     integration_secret_grace_hours: float = Field(default=24.0, ge=0, le=720)
+
+    # --- background jobs (api/jobs) ----------------------------------------------------------------
+    # Unset: `serve` runs jobs in-process. Set (redis://host:6379/0): `serve` kicks `deskpilot worker`s.
+    redis_url: str | None = None
+    job_stream: str = "deskpilot:jobs"  # the Redis stream that carries job ids
+    job_max_attempts: int = Field(default=5, ge=1, le=100)
+    job_backoff_base_s: float = Field(default=2.0, gt=0)  # retry n waits up to base * 2^(n-1), jittered
+    job_backoff_cap_s: float = Field(default=300.0, gt=0)
+    job_lease_s: float = Field(default=30.0, gt=0)  # renewed while the handler runs; a dead worker's runs out
+    job_timeout_s: float = Field(default=600.0, gt=0)  # one attempt's limit
+    job_poll_s: float = Field(default=1.0, gt=0)  # how often due retries and lost wake-ups are looked for
+    job_concurrency: int = Field(default=4, ge=1, le=256)  # jobs at once per process
+    job_handlers: list[str] = []  # extra modules that register `@job_handler`s (JSON list)
 
     # --- demo --------------------------------------------------------------------------------------
     demo_tenant: str = "default"

@@ -7,6 +7,7 @@ from sqlmodel import SQLModel
 
 import agent.pii.vault  # noqa: F401  (registers every table on SQLModel.metadata)
 import api.integrations.models  # noqa: F401
+import api.jobs.models  # noqa: F401
 import api.models  # noqa: F401
 import tools.backends.sql_models  # noqa: F401
 from api.migrate import modelled_only
