@@ -1,4 +1,4 @@
-"""The `deskpilot` command: serve, ask, seed, keys, audit, ingest, search."""
+"""The `deskpilot` command: serve, ask, seed, keys, audit, db, integrations, ingest, search."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from api.cli_integrations import integrations_app
 from api.cli_knowledge import ingest, search
 from api.settings import get_settings
 
@@ -20,6 +21,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 db_app = typer.Typer(help="Database schema migrations (Alembic).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(integrations_app, name="integrations")
 
 
 def _engine() -> Any:
@@ -61,6 +63,23 @@ def serve(
             "No OPENAI_API_KEY: answering with the offline engine (degraded mode).", fg="yellow", err=True
         )
     uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int | None, typer.Option(help="Jobs at once (default: DESKPILOT_JOB_CONCURRENCY).")
+    ] = None,
+) -> None:
+    """Run background jobs in this process until SIGTERM; start several to scale out.
+
+    With DESKPILOT_REDIS_URL it takes jobs from the Redis stream as `serve` enqueues them; either way it
+    also polls the jobs table for due retries and for jobs a killed process was holding."""
+    from api.jobs.worker import run_worker
+
+    settings = get_settings()
+    _engine().dispose()  # the schema is current before any job is claimed
+    run_worker(settings.model_copy(update={"job_concurrency": concurrency}) if concurrency else settings)
 
 
 @app.command()

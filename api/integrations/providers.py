@@ -110,7 +110,10 @@ class SlackConfig(_Strict):
     )
     mode: Literal["assist", "alerts_only"] = "assist"
     alerts_channel: str | None = Field(
-        default=None, pattern=r"^\S{1,80}$", description="Channel id or #name for handoffs and approvals."
+        default=None,
+        pattern=r"^\S{1,80}$",
+        validate_default=True,  # so alerts_only without a channel is caught
+        description="Channel id or #name for handoffs and approvals.",
     )
 
     @field_validator("api_base_url")

@@ -57,8 +57,10 @@ class IntegrationService:
     ) -> Integration:
         """Validates config and secrets against the provider's models (InvalidInput names the field)."""
         spec = _spec(provider)
-        valid_config = _validate(spec.config, config, "config")
-        valid_secrets = unwrap(_validate(spec.secrets, _conceal(secrets), "secrets"))
+        valid_config, valid = _validate(
+            (spec.config, config, "config"), (spec.secrets, _conceal(secrets), "secrets")
+        )
+        valid_secrets = unwrap(valid)
         integration = Integration(
             tenant=tenant,
             provider=spec.name,
@@ -104,7 +106,8 @@ class IntegrationService:
             if integration is None or integration.tenant != tenant:
                 raise NotFoundError(f"integration {integration_id} not found")
             spec = PROVIDERS[integration.provider]
-            valid_secrets = unwrap(_validate(spec.secrets, _conceal(secrets), "secrets"))
+            (valid,) = _validate((spec.secrets, _conceal(secrets), "secrets"))
+            valid_secrets = unwrap(valid)
             now = self.clock()
             keep_previous = grace > timedelta(0)
             integration.sealed_previous = integration.sealed_secrets if keep_previous else None
@@ -189,13 +192,18 @@ def _conceal(secrets: Mapping[str, Any]) -> dict[str, Any]:
     return {name: SecretStr(value) if isinstance(value, str) else value for name, value in secrets.items()}
 
 
-def _validate(model: type[BaseModel], data: Mapping[str, Any], prefix: str) -> BaseModel:
-    try:
-        return model.model_validate(dict(data))
-    except ValidationError as error:
-        problems = [
-            {"field": ".".join([prefix, *(str(part) for part in e["loc"])]), "problem": e["msg"]}
-            for e in error.errors(include_input=False, include_url=False)
-        ]
+def _validate(*parts: tuple[type[BaseModel], Mapping[str, Any], str]) -> list[BaseModel]:
+    """Each (model, data, field prefix) validated; one InvalidInput naming every bad field (never a value)."""
+    valid, problems = [], []
+    for model, data, prefix in parts:
+        try:
+            valid.append(model.model_validate(dict(data)))
+        except ValidationError as error:
+            problems += [
+                {"field": ".".join([prefix, *(str(part) for part in e["loc"])]), "problem": e["msg"]}
+                for e in error.errors(include_input=False, include_url=False)
+            ]
+    if problems:
         message = "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
-        raise InvalidInput(message, problems=problems) from None
+        raise InvalidInput(message, problems=problems)
+    return valid
