@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import regex
@@ -13,7 +14,7 @@ from agent.pii.recognizers.person import is_name_word
 # Deskpilot's own identifiers, placeholders and amounts: tools need them verbatim and none is personal.
 PROTECTED = regex.compile(
     r"\b(?:ORD|CUS|TCK|RF|APR|APV|REQ|INV|SKU)-[A-Z0-9][A-Z0-9\-]*\b"  # order, customer, ticket, refund...
-    r"|\b[A-Z]{2,5}(?:-[A-Z0-9]{1,12}){1,4}\b"  # SKUs and other upper-case codes: NB-TENT-2P
+    r"|(?<![@.\w])[A-Z]{2,5}(?:-[A-Z0-9]{1,12}){1,4}\b(?![@]|\.\w)"  # SKUs, other codes: NB-TENT-2P (not in e-mails)
     r"|\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"  # request UUIDs
     r"|\b(?:apr|conv|key)_[0-9a-f]{8,32}\b"  # approval, conversation and API key ids (api.models.new_id)
     r"|<[A-Z][A-Z_]*_\d+>"  # placeholders we wrote earlier
@@ -30,19 +31,60 @@ class DeskpilotAnalyzer(AnalyzerEngine):
     """
 
     def analyze(self, text: str, language: str, **kwargs: Any) -> list[RecognizerResult]:  # type: ignore[override]
+        allow_list = kwargs.pop("allow_list", None) or ()
+        if kwargs.get("nlp_artifacts") is None and _shouting(text):
+            # spaCy reads every word of an all-capitals message as a name; it reads the lower-case text well
+            # enough, and the offsets are the same.
+            kwargs["nlp_artifacts"] = self.nlp_engine.process_text(text.lower(), language)
         results = super().analyze(text, language, **kwargs)
         results = spare_protected(text, results)
         results = [r for r in results if r.entity_type != "PERSON" or _has_name_word(text[r.start : r.end])]
+        results = [r for r in results if r.entity_type != "PERSON" or not _names_a_thing(text, r)]
+        results = spare_allowed(text, results, allow_list)
         results = results + propagate_names(text, results)
+        results = spare_allowed(text, results, allow_list)
         results = merge_overlaps(results)
         threshold = kwargs.get("score_threshold")
         threshold = self.default_score_threshold if threshold is None else threshold
         return [r for r in results if r.score >= threshold]
 
 
+_THING_BEFORE = regex.compile(
+    r"(?i:\b(?:the|a|an|this|that|these|those|your|our|their|its|my)|\d{1,3})[ \t]+\Z"
+)
+
+
+def _names_a_thing(text: str, result: RecognizerResult) -> bool:
+    # "the Victoria Falls water filter", "3 Sierra Camp stoves": a person is rarely counted or determined.
+    return _THING_BEFORE.search(text, max(0, result.start - 12), result.start) is not None
+
+
+def _shouting(text: str) -> bool:
+    letters = [ch for ch in text if ch.isalpha()]
+    return len(letters) > 12 and text == text.upper() and len(text.lower()) == len(text)
+
+
 def _has_name_word(value: str) -> bool:
     # spaCy calls "Madam" or "Sir" a person now and then; a name needs at least one word that can be one.
     return any(is_name_word(word.strip(".,;:!?'\"")) for word in value.split())
+
+
+def spare_allowed(text: str, results: list[RecognizerResult], allow_list: Iterable[str]) -> list[RecognizerResult]:
+    """Drop values the tenant allows (its staff names), whatever their case; a name only when every word of
+    it is allowed, so a customer who shares a staff member's first name is still redacted."""
+    allowed = {value.casefold() for value in allow_list}
+    if not allowed:
+        return results
+    words = {word for value in allowed for word in value.split()}
+    kept = []
+    for result in results:
+        value = text[result.start : result.end].casefold()
+        if value in allowed:
+            continue
+        if result.entity_type == "PERSON" and all(w.strip(".,") in words for w in value.split()):
+            continue
+        kept.append(result)
+    return kept
 
 
 def spare_protected(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:

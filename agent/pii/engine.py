@@ -69,6 +69,14 @@ def _check_model(spacy_model: str) -> None:
         )
 
 
+def english_words(nlp: spacy.language.Language) -> frozenset[str]:
+    """The lemmatizer's word index (WordNet nouns, verbs, adjectives, adverbs) shipped in the model package."""
+    if "lemmatizer" not in nlp.pipe_names:
+        return frozenset()
+    index = nlp.get_pipe("lemmatizer").lookups.get_table("lemma_index")  # type: ignore[attr-defined]
+    return frozenset(word for words in index.values() for word in words)
+
+
 def build_analyzer(
     spacy_model: str = DEFAULT_SPACY_MODEL, score_threshold: float = DEFAULT_SCORE_THRESHOLD
 ) -> AnalyzerEngine:
@@ -79,7 +87,7 @@ def build_analyzer(
     registry.load_predefined_recognizers(languages=[LANGUAGE], nlp_engine=nlp_engine)
     for name in REPLACED_RECOGNIZERS:
         registry.remove_recognizer(name)
-    for recognizer in custom_recognizers():
+    for recognizer in custom_recognizers(english_words(nlp_engine.nlp[LANGUAGE])):
         registry.add_recognizer(recognizer)
     # Labels such as "office"/"fax" often follow a number in contact blocks, so look two words ahead too.
     enhancer = LemmaContextAwareEnhancer(context_prefix_count=5, context_suffix_count=2)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,8 +41,11 @@ class Redactor:
         *,
         score_threshold: float = DEFAULT_SCORE_THRESHOLD,
         language: str = LANGUAGE,
+        allow_list: Sequence[str] = (),
     ) -> None:
         self.analyzer = analyzer
+        # Values never redacted, such as the tenant's staff names (from its settings, given by the caller).
+        self.allow_list = list(allow_list)
         self.vault = vault
         self.score_threshold = score_threshold
         self.language = language
@@ -86,7 +89,9 @@ class Redactor:
         return await anyio.to_thread.run_sync(call)
 
     def _detect(self, text: str) -> list[RecognizerResult]:
-        results = self.analyzer.analyze(text, self.language, score_threshold=self.score_threshold)
+        results = self.analyzer.analyze(
+            text, self.language, score_threshold=self.score_threshold, allow_list=self.allow_list or None
+        )
         # Placeholders and our ids are never personal data, whatever analyzer was plugged in.
         results = spare_protected(text, results)
         kept: list[RecognizerResult] = []

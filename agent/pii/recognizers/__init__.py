@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from presidio_analyzer import EntityRecognizer
 
 from agent.pii.recognizers.address import StreetAddressRecognizer
@@ -13,18 +15,34 @@ from agent.pii.recognizers.finance import (
     CardSecurityCodeRecognizer,
 )
 from agent.pii.recognizers.identity import DateOfBirthRecognizer, DriverLicenseRecognizer, PassportRecognizer
+from agent.pii.recognizers.national_id import (
+    AadhaarRecognizer,
+    NinoRecognizer,
+    PanRecognizer,
+    PpsRecognizer,
+    SinRecognizer,
+    TfnRecognizer,
+)
 from agent.pii.recognizers.person import InitialedNameRecognizer, NameCueRecognizer
+from agent.pii.recognizers.person_gazetteer import GazetteerNameRecognizer
 from agent.pii.recognizers.person_roles import NameRoleRecognizer
 from agent.pii.recognizers.phone import GroupedPhoneRecognizer
 from agent.pii.recognizers.postcode import ZipCodeRecognizer
 
 __all__ = [
+    "AadhaarRecognizer",
+    "NinoRecognizer",
+    "PanRecognizer",
+    "PpsRecognizer",
+    "SinRecognizer",
+    "TfnRecognizer",
     "AccountNumberRecognizer",
     "CardExpiryRecognizer",
     "CardNumberRecognizer",
     "CardSecurityCodeRecognizer",
     "DateOfBirthRecognizer",
     "DriverLicenseRecognizer",
+    "GazetteerNameRecognizer",
     "GroupedPhoneRecognizer",
     "InitialedNameRecognizer",
     "NameCueRecognizer",
@@ -37,8 +55,9 @@ __all__ = [
 ]
 
 
-def custom_recognizers() -> list[EntityRecognizer]:
-    """Fresh instances of every recognizer we add to Presidio's predefined ones."""
+def custom_recognizers(english_words: Iterable[str] = ()) -> list[EntityRecognizer]:
+    """Fresh instances of every recognizer we add to Presidio's predefined ones; `english_words` (from the
+    spaCy model) tells a name made of words from one that is a name."""
     return [
         StreetAddressRecognizer(),
         ZipCodeRecognizer(),
@@ -46,6 +65,7 @@ def custom_recognizers() -> list[EntityRecognizer]:
         NameCueRecognizer(),
         InitialedNameRecognizer(),
         NameRoleRecognizer(),
+        GazetteerNameRecognizer(english_words),
         CardNumberRecognizer(),
         CardExpiryRecognizer(),
         CardSecurityCodeRecognizer(),
@@ -54,4 +74,10 @@ def custom_recognizers() -> list[EntityRecognizer]:
         PassportRecognizer(),
         DateOfBirthRecognizer(),
         OfflineEmailRecognizer(),
+        NinoRecognizer(),
+        SinRecognizer(),
+        TfnRecognizer(),
+        AadhaarRecognizer(),
+        PanRecognizer(),
+        PpsRecognizer(),
     ]

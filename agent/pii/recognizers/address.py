@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import regex
 from presidio_analyzer import Pattern, PatternRecognizer, RecognizerResult
+from spacy.lang.en.stop_words import STOP_WORDS
 
 from agent.pii.recognizers.context import NearbyWordsContext
 
@@ -15,15 +16,57 @@ if TYPE_CHECKING:
 _SP = r"[ \t]+"  # addresses are matched within one line; blocks are grown line by line afterwards
 _NUM = r"\d{1,5}[A-Za-z]?"
 _TITLE_WORD = r"(?:\p{Lu}[\p{L}'’.\-]*|\d{1,3}(?:st|nd|rd|th))"
-# Street types as written after the name in the US, UK, Canada, Australia (USPS and Royal Mail usage).
+# Street types written after the name. USPS Publication 28, appendix C1 (every primary suffix name and its
+# standard abbreviation), the Australian road types of AS 4590 (Australia Post) and Royal Mail usage.
+_USPS_SUFFIXES = (
+    "alley aly allee annex anx arcade arc avenue ave av bayou byu beach bch bend bnd bluff blf bluffs blfs "
+    "bottom btm boulevard blvd branch br bridge brg brook brk brooks brks burg bg burgs bgs bypass byp camp "
+    "cp canyon cyn cape cpe causeway cswy center ctr centers ctrs circle cir circles cirs cliff clf cliffs "
+    "clfs club clb common cmn commons cmns corner cor corners cors course crse court ct courts cts cove cv "
+    "coves cvs creek crk crescent cres crest crst crossing xing crossroad xrd crossroads xrds curve curv dale "
+    "dl dam dm divide dv drive dr drives drs estate est estates ests expressway expy extension ext "
+    "extensions exts fall falls fls ferry fry field fld fields flds flat flt flats flts ford frd fords frds "
+    "forest frst forge frg forges frgs fork frk forks frks fort ft freeway fwy garden gdn gardens gdns "
+    "gateway gtwy glen gln glens glns green grn greens grns grove grv groves grvs harbor hbr harbors hbrs "
+    "haven hvn heights hts highway hwy hill hl hills hls hollow holw inlet inlt island is islands iss isle "
+    "junction jct junctions jcts key ky keys kys knoll knl knolls knls lake lk lakes lks land landing lndg "
+    "lane ln light lgt lights lgts loaf lf lock lck locks lcks lodge ldg loop mall manor mnr manors mnrs "
+    "meadow mdw meadows mdws mews mill ml mills mls mission msn motorway mtwy mount mt mountain mtn "
+    "mountains mtns neck nck orchard orch oval overpass opas park parks parkway pkwy parkways pass passage "
+    "psge path pike pine pne pines pnes place pl plain pln plains plns plaza plz point pt points pts port prt "
+    "ports prts prairie pr radial radl ramp ranch rnch rapid rpd rapids rpds rest rst ridge rdg ridges rdgs "
+    "river riv road rd roads rds route rte row rue run shoal shl shoals shls shore shr shores shrs skyway "
+    "skwy spring spg springs spgs spur spurs square sq squares sqs station sta stravenue stra stream strm "
+    "street st streets sts summit smt terrace ter terr throughway trwy trace trce track trak trafficway "
+    "trfy trail trl trailer trlr tunnel tunl turnpike tpke underpass upas union un unions uns valley vly "
+    "valleys vlys via viaduct vdct view vw views vws village vlg villages vlgs ville vl vista vis walk "
+    "walks wall way ways well wl wells wls"
+).split()
+_AU_ROAD_TYPES = (
+    "access alleyway amble anchorage approach artery basin block brace brae break broadway brow byway "
+    "centre centreway chase circlet circuit circus close colonnade concourse copse corso courtyard cross "
+    "crossway cruiseway cul-de-sac cutting dell deviation dip distributor driveway edge elbow end entrance "
+    "esplanade fairway firetrail follow footway foreshore formation front frontage gap gate gates glade "
+    "grange ground gully highroad interchange intersection laneway lees line link little lookout lower "
+    "meander mew nook outlook parade parklands part pathway piazza plateau pocket promenade quad quadrangle "
+    "quadrant quay quays ramble range reach reserve retreat ride ridgeway ring rise riverway riviera "
+    "roadside roadway ronde rosebowl rotary round siding slope sound stairs steps strand strip subway tarn "
+    "thoroughfare tollway top tor towers triangle trunkway turn upper vale villas wade walkway wynd"
+).split()
+_UK_STREET_TYPES = "mews wharf yard hill gardens grove drove wynd gate fold croft oaks woods wood".split()  # noqa: SIM905
+# Street types that are also everyday nouns ("2 Summit Light tents"): trusted only when the line ends or
+# goes on with a function word, not with another noun.
+_CORE_TYPES = frozenset(
+    "street st road rd avenue ave av boulevard blvd lane ln drive dr court ct place pl terrace ter terr "  # noqa: SIM905
+    "crescent cres close way highway hwy parkway pkwy square sq".split()
+)
+_TWO_WORD_TYPES = r"fire[ \t]track|right[ \t]of[ \t]way|service[ \t]way|state[ \t]highway"
 _STREET_TYPES = (
-    r"street|st|road|rd|avenue|ave|av|boulevard|blvd|lane|ln|drive|dr|court|ct|place|pl|square|sq|"
-    r"terrace|terr|way|close|crescent|cres|parkway|pkwy|highway|hwy|circle|cir|trail|trl|gardens|grove|"
-    r"mews|heights|hts|alley|loop|crossing|ridge|landing|plaza|rise|row|walk|path|pike|expressway|"
-    r"freeway|turnpike|causeway|bypass|gateway|harbor|harbour|creek|cliffs?|forges?|squares?|isle|"
-    r"estates?|meadows?|orchard|park|hill|hills|green|view|point|fields?|vale|wharf|quay|cove|glen|"
-    r"junction|manor|villas?|bridge|brook|corner|crest|hollow|island|knoll|lake|oaks?|pines|springs?|"
-    r"station|summit|valley|woods?|ways"
+    _TWO_WORD_TYPES
+    + "|"
+    + "|".join(
+        regex.escape(t) for t in sorted(set(_USPS_SUFFIXES + _AU_ROAD_TYPES + _UK_STREET_TYPES), key=len, reverse=True)
+    )
 )
 # Continental street words that end a compound (Bahnhofstrasse 9, Mellemvej 32, Kiannonkatu 98).
 _COMPOUND_ENDINGS = (
@@ -58,8 +101,15 @@ class StreetAddressRecognizer(NearbyWordsContext, PatternRecognizer):
     PATTERNS = [
         Pattern(
             "number, name and street type (strong)",
-            r"\b\d{1,6}[A-Za-z]?(?:" + _SP + r"\d{1,5})?" + _SP + r"(?:" + _TITLE_WORD + _SP + r"){1,4}"
+            r"\b(?:\d{1,5}/)?\d{1,6}[A-Za-z]?(?:" + _SP + r"\d{1,5})?" + _SP + r"(?:" + _TITLE_WORD + _SP + r"){1,4}"
             r"(?i:" + _STREET_TYPES + r")\b\.?",
+            0.7,
+        ),
+        Pattern(
+            # Royal Mail's flat or studio line above a street with no house number ("Flat 52\nWood Forges").
+            "unit line, then name and street type (strong)",
+            r"(?<![\p{L}])(?i:flat|studio|apartment|apt\.?|unit|suite|room)[ \t]+\d{1,5}[A-Za-z]?[ \t]*,?[ \t]*\n?[ \t]*"
+            r"(?:" + _TITLE_WORD + _SP + r"){1,3}(?i:" + _STREET_TYPES + r")\b\.?",
             0.7,
         ),
         Pattern(
@@ -153,8 +203,11 @@ class StreetAddressRecognizer(NearbyWordsContext, PatternRecognizer):
         nlp_artifacts: NlpArtifacts | None = None,
         regex_flags: int | None = None,
     ) -> list[RecognizerResult]:
-        results = super().analyze(text, entities, nlp_artifacts, regex_flags)
-        grown = [self._grow(text, result) for result in results]
+        # Street grammar leans on capitals; in an all-lower-case message, read a capitalised copy instead.
+        source = _capitalised(text) if text == text.lower() else text
+        results = super().analyze(source, entities, nlp_artifacts, regex_flags)
+        results = [r for r in results if not _looks_like_goods(source, r)]
+        grown = [self._grow(source, result) for result in results]
         return _merge_overlapping(grown)
 
     def _grow(self, text: str, result: RecognizerResult) -> RecognizerResult:
@@ -172,13 +225,56 @@ class StreetAddressRecognizer(NearbyWordsContext, PatternRecognizer):
         return result
 
 
+_LOWER_CODE = regex.compile(
+    r"\b(?:[a-z]{1,2}\d[a-z\d]?[ ]?\d[a-z]{2}|[a-z]\d[a-z][ ]?\d[a-z]\d|[a-z]\d[\dw][ ]?[a-z\d]{4})\b"
+)
+
+
+def _capitalised(text: str) -> str:
+    """Capital initials, and postcodes in capitals; same length, so offsets carry over."""
+    text = _LOWER_CODE.sub(lambda m: m.group().upper(), text)
+    return regex.sub(
+        r"(?<![\p{L}'’\d])\p{Ll}", lambda m: m.group().upper() if len(m.group().upper()) == 1 else m.group(), text
+    )
+
+
+_QUANTITY_BEFORE = regex.compile(
+    r"(?i:\b(?:ordered|bought|buy|got|received|purchased|returned|return|need|want|of|x|qty|only|all|"
+    r"\d+\s*x)[ \t]+)\Z"
+)
+_NEXT_WORD = regex.compile(r"[ \t]+(\p{L}+)")
+_MONTHS = regex.compile(
+    r"(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?[ \t]", regex.IGNORECASE
+)
+
+
+def _looks_like_goods(text: str, result: RecognizerResult) -> bool:
+    """"I ordered 3 Aspen Creek sleeping bags", "8 Nov. The Aspen Creek": a quantity or a date, not a house."""
+    value = text[result.start : result.end]
+    number = regex.match(r"[\d/]+[A-Za-z]?[ \t]+", value)
+    if not number:
+        return False
+    if _MONTHS.match(value, number.end()):
+        return True
+    if _QUANTITY_BEFORE.search(text, 0, result.start) and len(number.group().strip()) <= 2:
+        return True
+    last_word = value.rstrip(". ").split()[-1].lower()
+    if last_word in _CORE_TYPES:
+        return False
+    following = _NEXT_WORD.match(text, result.end)
+    # An address line ends, or goes on with a connector ("since May", "in Leeds"); goods go on with a noun.
+    return bool(following) and following.group(1)[0].islower() and following.group(1).lower() not in STOP_WORDS
+
+
 # "Apt. 675 62314 " or "3536 " directly before the street on the same line.
 _LEADING_PARTS = regex.compile(
-    r"(?:(?:" + _UNIT + r")[ \t]+)?(?:\d{1,6}[ \t]+)+\Z|(?:" + _UNIT + r")[ \t]+\Z"
+    r"(?:(?:" + _UNIT + r"|(?i:level|lvl|floor|shop|h\.?no\.?)[ \t]*\d{1,3})[ \t,]+)?(?:\d{1,6}[ \t]+)+\Z"
+    r"|(?:" + _UNIT + r"|(?i:level|lvl|floor|shop)[ \t]*\d{1,3})[ \t,]+\Z"
 )
 _LINE_TOKEN = regex.compile(
     r"[ \t]*,?[ \t]*(?:"
     + _UNIT
+    + r"|[A-Z]{1,2}\d[A-Z\d]?[ ]?\d[A-Z]{2}\b|[A-Z]\d[\dW][ ]?[A-Z\d]{4}\b"  # UK postcode, Eircode
     + r"|\d{2,6}(?:[ \-]\d{2,4})?|[\p{Lu}][\p{L}'’.\-]*|\(\p{L}+\)|nan\b|[A-Z]\d[A-Z][ ]?\d[A-Z]\d"
     # place-name particles: Soto del Barco, Ostrov nad Ohří, Frankfurt am Main
     r"|(?:de|del|la|le|les|van|von|der|den|nad|na|u|do|da|di|dos|das|am|an|im|sur|upon|on|og)"
@@ -240,7 +336,9 @@ def _grow_below(text: str, end: int, max_lines: int = 5) -> int:
 
 
 _PHONE_LIKE = regex.compile(r"\d[\d \-.()]{6,}\d")
-_POSTCODE_LIKE = regex.compile(r"\b\d{3,6}\b|\b[A-Z]\d[A-Z][ ]?\d[A-Z]\d\b")
+_POSTCODE_LIKE = regex.compile(
+    r"\b\d{3,6}\b|\b[A-Z]\d[A-Z][ ]?\d[A-Z]\d\b|\b[A-Z]{1,2}\d[A-Z\d]?[ ]?\d[A-Z]{2}\b|\b[A-Z]\d[\dW][ ]?[A-Z\d]{4}\b"
+)
 
 
 def _merge_overlapping(results: list[RecognizerResult]) -> list[RecognizerResult]:

@@ -25,7 +25,11 @@ NOT_NAMES = frozenset(
     "bot user admin manager colleague boss order account card refund ticket help today tomorrow "
     "yesterday asap urgent new not also street road avenue suite apt unit box person human someone "
     "somebody representative rep supervisor god monday tuesday wednesday thursday friday saturday "
-    "sunday".split()
+    "sunday "
+    # Field labels and line-opening verbs of forms, chats and headers ("SSN: ...", "Deliver to ...").
+    "ssn ssns sin tfn ppsn pps nino ni itin pan aadhaar aadhar uid iban bic dob zip postcode tel phone "
+    "mobile email e-mail address contact error ip date subject chat transcript deliver send ring call "
+    "size details name".split()
 )
 # Parts of speech a name never has (spaCy tags lower-case names as PROPN or NOUN, sometimes ADJ/VERB).
 _NEVER_NAME_POS = frozenset(
@@ -57,9 +61,21 @@ _CUES: list[tuple[str, float, bool]] = [
     ),
 ]
 _CUE_PATTERNS = [
-    (regex.compile(r"(?:" + cue + r")(?!\p{L})[.,]?[ \t]*", regex.IGNORECASE), score, lower)
+    (regex.compile(r"(?:" + cue + r")(?!\p{L})[.,!]?[ \t]*", regex.IGNORECASE), score, lower)
     for cue, score, lower in _CUES
 ]
+# A closing then a name on the next line is a signature ("Kind regards,\nRebecca").
+_CUE_PATTERNS.append(
+    (
+        regex.compile(
+            r"^[ \t]*(?:thanks|thank\s+you|many\s+thanks|regards|kind\s+regards|best\s+regards|best|cheers|"
+            r"sincerely|yours\s+(?:truly|sincerely)|thx|ta|all\s+the\s+best)[ \t]*[.,!]?[ \t]*\n[ \t]*",
+            regex.IGNORECASE | regex.MULTILINE,
+        ),
+        0.6,
+        False,
+    )
+)
 
 
 def is_name_word(word: str) -> bool:
