@@ -1,11 +1,4 @@
-"""The integrations registry: admins register, rotate and remove; channels look up config and secrets.
-
-Admin side (tenant from the caller's key): `create`, `list_for_tenant`, `get_for_tenant`, `rotate`, `delete`.
-Channel side (an inbound delivery knows only the id in its URL): `get`, then `secrets`,
-`verification_secrets` and `config`, always acting for `integration.tenant`.
-Secret values leave this module only through `secrets` and `verification_secrets`; audit events and
-log lines name the secrets, never their values.
-"""
+"""The integrations registry: admins register, rotate and remove; channels read config and secrets."""
 
 from __future__ import annotations
 
@@ -23,12 +16,20 @@ from api.errors import InvalidInput, NotFoundError
 from api.integrations.crypto import SecretBox
 from api.integrations.models import Integration
 from api.integrations.providers import PROVIDER_NAMES, PROVIDERS, ProviderSpec, unwrap
-from api.models import utcnow
+from api.models import new_id, utcnow
 
 log = logging.getLogger(__name__)
 
 
 class IntegrationService:
+    """Admin side (tenant from the caller's key): `create`, `list_for_tenant`, `get_for_tenant`, `rotate`,
+    `delete`. Channel side (an inbound delivery knows only the id in its URL): `get`, then `config`,
+    `secrets` and `verification_secrets`, acting for `integration.tenant` and no other.
+
+    Secret values leave only through `secrets` and `verification_secrets`; audit events and log lines
+    name the secrets, never their values.
+    """
+
     def __init__(
         self,
         *,
@@ -61,16 +62,17 @@ class IntegrationService:
             (spec.config, config, "config"), (spec.secrets, _conceal(secrets), "secrets")
         )
         valid_secrets = unwrap(valid)
+        integration_id = new_id("int")
         integration = Integration(
+            id=integration_id,
             tenant=tenant,
             provider=spec.name,
             config=valid_config.model_dump(mode="json"),
             secret_names=sorted(valid_secrets),
-            sealed_secrets="",
+            sealed_secrets=self._box.seal(integration_id, valid_secrets),
             created_by=actor,
             created_at=self.clock(),
         )
-        integration.sealed_secrets = self._box.seal(integration.id, valid_secrets)
         with self._audit.lock, Session(self._engine, expire_on_commit=False) as session:
             session.add(integration)
             self._record(session, integration, "integration.created", actor)

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from api.integrations import PROVIDERS, Integration, SecretBox, SecretsUnreadable
 from api.integrations.providers import PROVIDER_NAMES, SlackConfig, ZendeskConfig
 from api.models import AuditEvent
+from tests.api.test_postgres import pg_engine  # noqa: F401  (fixture)
 from tests.conftest import bearer, make_client
 
 
@@ -314,6 +315,32 @@ def test_sealed_secrets_open_only_for_their_row_and_under_their_key() -> None:
         SecretBox(Fernet.generate_key()).open("int_a", token)
     with pytest.raises(InvalidToken):
         Fernet(vault_key).decrypt(token.encode())  # the vault's own key is not the one sealing secrets
+
+
+@pytest.mark.postgres
+def test_the_registry_on_postgres(pg_engine: Any, box: SecretBox) -> None:  # noqa: F811
+    from api.audit import AuditLog
+    from api.integrations import IntegrationService
+
+    service = IntegrationService(engine=pg_engine, audit=AuditLog(pg_engine), box=box, grace_hours=1)
+    body = registration("jira")
+    integration = service.create(
+        tenant="acme", actor="test", provider="jira", **{k: body[k] for k in ("config", "secrets")}
+    )
+    old = body["secrets"]["webhook_secret"]
+    new = {"webhook_secret": secret("pg-hook"), "api_token": secret("pg-token")}
+    service.rotate(tenant="acme", integration_id=integration.id, secrets=new, actor="test")
+    found = service.get(integration.id)
+    assert found is not None and found.previous_valid_until is not None
+    assert service.verification_secrets(found, "webhook_secret") == [new["webhook_secret"], old]
+    assert [i.id for i in service.list_for_tenant("acme")] == [integration.id]
+    service.delete(tenant="acme", integration_id=integration.id, actor="test")
+    assert service.get(integration.id) is None and AuditLog(pg_engine).verify("acme").ok
+
+
+@pytest.fixture
+def box() -> SecretBox:
+    return SecretBox(Fernet.generate_key())
 
 
 # --- secrecy -----------------------------------------------------------------------------------------------
