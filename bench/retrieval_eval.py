@@ -1,130 +1,68 @@
-"""Retrieval recall@5/@10, vector vs keyword vs hybrid, on tau2 banking help docs and the bundled demo KB.
+"""Retrieval recall@5/@10 and MRR per search variant, on tau2 banking help docs and the bundled demo KB.
 
-`python -m bench.retrieval_eval`. Recall is measured on documents: the ranked chunks are collapsed to
-their documents (first occurrence wins) and recall@k is the share of a query's relevant documents found
-among the first k documents, averaged over queries.
+`python -m bench.retrieval_eval` prints the tables; `deskpilot eval --suite retrieval` runs the same suite
+and writes a report with plots. The metrics and the variants live in `api.eval.retrieval`.
 """
 
 from __future__ import annotations
 
-import json
-import re
 import tempfile
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from knowledge.store import KnowledgeBase, SearchMode
+from api.eval.retrieval import (
+    VARIANTS,
+    Case,
+    DocumentKey,
+    build_query,
+    evaluate_variants,
+    file_cases,
+    metrics,
+    source_name,
+    source_stem,
+    tau2_results,
+)
+from api.eval.retrieval import tau2_cases as _tau2_cases
+from knowledge.store import KnowledgeBase
 
 ROOT = Path(__file__).resolve().parents[1]
 TAU2_DIR = ROOT / ".." / "shared" / "eval-data" / "tau2-banking-knowledge"
 DEMO_QUESTIONS = ROOT / "tests" / "knowledge" / "fixtures" / "demo_questions.json"
-MODES: tuple[SearchMode, ...] = ("vector", "keyword", "hybrid")
-KS = (5, 10)
-CHUNKS_PER_QUERY = 60  # enough chunks to fill 10 distinct documents
 
-
-@dataclass(frozen=True)
-class Case:
-    query: str
-    relevant: frozenset[str]
-
-
-# Lines of the tau2 user-simulator script that say nothing about the customer's problem.
-_BOILERPLATE = re.compile(
-    r"playing the role|never respond as|don't dump|do not dump|only provide additional|do not make up|"
-    r"not 100% certain|you are currently on the line|date of birth|phone number|email:|dob:|address:|"
-    r"full name|^#+\s|how to behave|conversation flow|verification info",
-    re.IGNORECASE,
-)
-
-
-def build_query(instructions: str) -> str:
-    """The customer's situation from a tau2 task script, without role-play boilerplate and identity data.
-
-    Not cut short: the opening line and the later turns of a script name issues the first lines do not, and
-    `KnowledgeBase.search` splits a long query into pieces itself (a cut at 1,200 characters lost them).
-    """
-    kept: list[str] = []
-    for raw in instructions.splitlines():
-        line = re.sub(r"\*\*|__|`", "", raw).strip(" -*>\t")
-        if not line or _BOILERPLATE.search(line):
-            continue
-        sentences = [s for s in re.split(r"(?<=[.!?])\s+", line) if s and not _BOILERPLATE.search(s)]
-        kept.extend(sentences)
-    return " ".join(kept)
+__all__ = ["TAU2_DIR", "build_query", "demo_cases", "evaluate", "source_name", "source_stem", "tau2_cases"]
 
 
 def tau2_cases(tau2_dir: Path = TAU2_DIR) -> list[Case]:
-    cases = []
-    for path in sorted((tau2_dir / "tasks").glob("*.json")):
-        task = json.loads(path.read_text())
-        required = task.get("required_documents") or []
-        scenario = task.get("user_scenario") or {}
-        query = build_query(str(scenario.get("instructions") or ""))
-        if required and query:
-            cases.append(Case(query, frozenset(required)))
-    return cases
+    return _tau2_cases(tau2_dir)
 
 
 def demo_cases(path: Path = DEMO_QUESTIONS) -> list[Case]:
-    questions = json.loads(path.read_text())["questions"]
-    return [Case(q["q"], frozenset({q["article"]})) for q in questions]
-
-
-def ranked_documents(
-    kb: KnowledgeBase, tenant: str, query: str, mode: SearchMode, key: Callable[[dict[str, str]], str]
-) -> list[str]:
-    documents: list[str] = []
-    for passage in kb.search(tenant, query, k=CHUNKS_PER_QUERY, mode=mode):
-        name = key({"source": passage.source, "document_id": passage.document_id})
-        if name not in documents:
-            documents.append(name)
-    return documents
-
-
-def recall(
-    kb: KnowledgeBase,
-    tenant: str,
-    cases: Sequence[Case],
-    mode: SearchMode,
-    key: Callable[[dict[str, str]], str],
-    ks: Sequence[int] = KS,
-) -> dict[int, float]:
-    totals = dict.fromkeys(ks, 0.0)
-    for case in cases:
-        ranked = ranked_documents(kb, tenant, case.query, mode, key)
-        for k in ks:
-            totals[k] += len(case.relevant & set(ranked[:k])) / len(case.relevant)
-    return {k: totals[k] / len(cases) for k in ks}
-
-
-def source_stem(meta: dict[str, str]) -> str:
-    """tau2 document ids are the JSON file names; demo articles are named by file name."""
-    return Path(meta["source"]).stem
-
-
-def source_name(meta: dict[str, str]) -> str:
-    return Path(meta["source"]).name
+    return file_cases(path)
 
 
 def evaluate(
-    kb: KnowledgeBase, tenant: str, cases: Sequence[Case], key: Callable[[dict[str, str]], str]
-) -> dict[str, dict[int, float]]:
-    return {mode: recall(kb, tenant, cases, mode, key) for mode in MODES}
+    kb: KnowledgeBase, tenant: str, cases: Sequence[Case], key: DocumentKey
+) -> dict[str, dict[Any, float]]:
+    """recall@5, recall@10 and MRR (key "mrr") of every variant over `cases`."""
+    out: dict[str, dict[Any, float]] = {}
+    for name, rankings in evaluate_variants(kb, tenant, cases, key).items():
+        row = metrics(rankings, cases)
+        out[name] = {5: row["recall"][5], 10: row["recall"][10], "mrr": row["mrr"]}
+    return out
 
 
-def ceiling(cases: Sequence[Case], ks: Sequence[int] = KS) -> dict[int, float]:
-    """The best recall@k possible: a query with more than k relevant documents cannot reach 1."""
-    return {k: sum(min(k, len(c.relevant)) / len(c.relevant) for c in cases) / len(cases) for k in ks}
-
-
-def print_table(title: str, results: dict[str, dict[int, float]], cases: Sequence[Case]) -> None:
-    print(f"\n{title} ({len(cases)} queries)")
-    print(f"  {'mode':<8} " + " ".join(f"{'recall@' + str(k):>10}" for k in KS))
-    for mode, row in {**results, "ceiling": ceiling(cases)}.items():
-        print(f"  {mode:<8} " + " ".join(f"{row[k]:>10.3f}" for k in KS))
+def print_rows(title: str, rows: dict[str, dict[str, Any]], part: str = "all") -> None:
+    print(f"\n{title}")
+    print(f"  {'variant':<24} {'recall@5':>9} {'recall@10':>10} {'MRR':>7}")
+    ceiling = None
+    for name, parts in rows.items():
+        row = parts[part]
+        ceiling = row["ceiling"]
+        print(f"  {name:<24} {row['recall'][5]:>9.3f} {row['recall'][10]:>10.3f} {row['mrr']:>7.3f}")
+    if ceiling is not None:
+        print(f"  {'ceiling':<24} {ceiling[5]:>9.3f} {ceiling[10]:>10.3f}")
 
 
 def main() -> None:
@@ -139,14 +77,25 @@ def main() -> None:
         started = time.perf_counter()
         ingest_paths(kb, "demo", [DEMO_DOCS_DIR])
         cases = demo_cases()
-        print_table("Bundled demo KB", evaluate(kb, "demo", cases, source_name), cases)
+        rankings = evaluate_variants(kb, "demo", cases, source_name)
+        demo = {name: {"all": metrics(rows, cases)} for name, rows in rankings.items()}
+        print_rows(f"Bundled demo KB ({len(cases)} queries)", demo)
         if not (TAU2_DIR / "documents").is_dir():
             print(f"\ntau2 banking data not found at {TAU2_DIR.resolve()}: skipped")
             return
         report = ingest_paths(kb, "tau2", [TAU2_DIR / "documents"], progress=True)
         print(f"\ntau2 index: {report.summary()} in {time.perf_counter() - started:.0f} s")
-        cases = tau2_cases()
-        print_table("tau2 banking_knowledge", evaluate(kb, "tau2", cases, source_stem), cases)
+        results = tau2_results(kb, "tau2", tau2_cases())
+        split = results["split"]
+        variants = results["variants"]
+        searched = {v.name: variants[v.name] for v in VARIANTS}
+        print_rows(f"tau2 banking_knowledge, all {results['cases']} tasks", searched)
+        for part in ("train", "held_out"):
+            rows = {**searched, "hybrid+title+feedback": variants["hybrid+title+feedback"]}
+            print_rows(f"tau2 {part} ({split[part]} tasks, split seed {split['seed']})", rows, part)
+        print(
+            f"  feedback parameters chosen on the tuning tasks: {variants['hybrid+title+feedback']['params']}"
+        )
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ class TenantCorpus:
     chunks: dict[str, StoredChunk] = field(default_factory=dict)
     _counts: dict[str, Counter[str]] = field(default_factory=dict)
     _bm25: BM25Index | None = None
+    _titles: BM25Index | None = None
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     @classmethod
@@ -53,13 +54,13 @@ class TenantCorpus:
         with self.lock:
             self.chunks[chunk_id] = StoredChunk(text, meta)
             self._counts.pop(chunk_id, None)
-            self._bm25 = None
+            self._bm25 = self._titles = None
 
     def remove(self, chunk_id: str) -> None:
         with self.lock:
             self.chunks.pop(chunk_id, None)
             self._counts.pop(chunk_id, None)
-            self._bm25 = None
+            self._bm25 = self._titles = None
 
     def bm25(self) -> BM25Index:
         """Built lazily after changes; per-chunk term counts are cached, so a rebuild re-reads only edits."""
@@ -70,6 +71,26 @@ class TenantCorpus:
                         self._counts[chunk_id] = term_counts([self.keyword_text(chunk.text, chunk.meta)])
                 self._bm25 = BM25Index({cid: self._counts[cid] for cid in self.chunks})
             return self._bm25
+
+    def titles(self) -> BM25Index:
+        """BM25 over document titles alone, one entry per document (its first chunk's id stands for it).
+
+        A title names what a whole document is about; in the chunk index it is one line among many, so a
+        query naming a product or a procedure ranks that document's chunks no higher than any passage
+        mentioning it in passing. Fused as a ranking of its own, it boosts them.
+        """
+        with self.lock:
+            if self._titles is None:
+                first: dict[str, str] = {}
+                for chunk_id, chunk in sorted(self.chunks.items()):
+                    first.setdefault(str(chunk.meta.get("document_id", chunk_id)), chunk_id)
+                self._titles = BM25Index(
+                    {
+                        cid: term_counts([str(self.chunks[cid].meta.get("title", ""))])
+                        for cid in first.values()
+                    }
+                )
+            return self._titles
 
     def chunk_ids_of(self, document_id: str) -> list[str]:
         return [cid for cid, chunk in self.chunks.items() if chunk.meta.get("document_id") == document_id]

@@ -105,17 +105,20 @@ class BM25Index:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def top(self, query: str, n: int) -> list[tuple[str, float]]:
-        """The `n` best (chunk id, score) pairs with a positive score, best first."""
+    def top(self, query: str, n: int, min_matches: int = 1) -> list[tuple[str, float]]:
+        """The `n` best (chunk id, score) pairs with a positive score and at least `min_matches` distinct
+        query terms, best first."""
         tokens = set(tokenize(query, query=True))
         if not tokens or not self.ids:
             return []
         scores = np.zeros(len(self.ids), dtype=np.float32)
+        matched = np.zeros(len(self.ids), dtype=np.int32)
         for token in tokens:
             posting = self._postings.get(token)
             if posting is not None:
                 scores[posting[0]] += posting[1]  # rows are unique within one posting list
-        hits = np.flatnonzero(scores > 0)
+                matched[posting[0]] += 1
+        hits = np.flatnonzero((scores > 0) & (matched >= min_matches))
         if len(hits) > n:
             hits = hits[np.argpartition(-scores[hits], n - 1)[:n]]
         ordered = hits[np.argsort(-scores[hits], kind="stable")]
@@ -129,10 +132,14 @@ def term_counts(texts: Iterable[str]) -> Counter[str]:
     return counts
 
 
-def reciprocal_rank_fusion(rankings: Iterable[list[str]], k: int = 60) -> list[tuple[str, float]]:
-    """Cormack et al.'s RRF: sum of 1/(k + rank) over the rankings an item appears in, best first."""
+def reciprocal_rank_fusion(
+    rankings: Iterable[list[str]], k: int = 60, weights: Iterable[float] | None = None
+) -> list[tuple[str, float]]:
+    """Cormack et al.'s RRF: sum of w/(k + rank) over the rankings an item appears in (w = 1 unless given)."""
     fused: dict[str, float] = {}
+    weight_of = iter(weights) if weights is not None else None
     for ranking in rankings:
+        weight = next(weight_of) if weight_of is not None else 1.0
         for rank, item in enumerate(ranking, start=1):
-            fused[item] = fused.get(item, 0.0) + 1.0 / (k + rank)
+            fused[item] = fused.get(item, 0.0) + weight / (k + rank)
     return sorted(fused.items(), key=lambda pair: pair[1], reverse=True)
