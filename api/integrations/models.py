@@ -15,13 +15,23 @@ from api.models import new_id, utcnow
 SecretValues = dict[str, SecretStr]  # SecretStr: a request body that ends up in a repr or a log shows ***
 
 
+def _fields(kind: str) -> str:
+    return "; ".join(
+        f"{name}: {', '.join(getattr(spec, kind).model_fields)}" for name, spec in PROVIDERS.items()
+    )
+
+
 class IntegrationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     provider: ProviderName
-    config: dict[str, Any] = Field(default_factory=dict, description="Provider settings; not secret.")
+    config: dict[str, Any] = Field(
+        default_factory=dict, description=f"The provider's settings, not secret ({_fields('config')})."
+    )
     secrets: SecretValues = Field(
-        default_factory=dict, max_length=20, description="Sealed at rest; never returned, logged or audited."
+        default_factory=dict,
+        max_length=20,
+        description=f"Sealed at rest; never returned, logged or audited ({_fields('secrets')}).",
     )
 
 
