@@ -37,7 +37,7 @@ def make_broker(settings: Settings) -> RedisStreamBroker:
         maxlen=100_000,  # ids only; the jobs table keeps the history
         idle_timeout=lease_ms,  # a message unacknowledged for a lease is taken over by another worker
         unacknowledged_lock_timeout=settings.job_lease_s,  # a killed worker cannot hold the claim lock
-        xread_block=int(settings.job_poll_s * 1000),
+        xread_block=2000,  # ms per XREADGROUP; under any socket timeout
     )
 
 
@@ -56,7 +56,11 @@ async def consume(
 ) -> None:
     """Runs `run_job` for every message until `stop` is set (the broker is started and shut down here)."""
     broker.is_worker_process = True
-    broker.register_task(run_job, task_name=RUN_JOB)
+
+    async def run_job_task(job_id: str) -> None:  # a plain function: taskiq renames what it registers
+        await run_job(job_id)
+
+    broker.register_task(run_job_task, task_name=RUN_JOB)
     receiver = Receiver(
         broker,
         max_async_tasks=concurrency,
