@@ -28,7 +28,7 @@ def secret(label: str) -> str:
 
 def registration(provider: str) -> dict[str, Any]:
     """A valid body for each provider, with fresh secrets."""
-    return {
+    bodies: dict[str, dict[str, Any]] = {
         "zendesk": {
             "config": {"base_url": "https://shop.zendesk.com/", "email": "agent@shop.example"},
             "secrets": {"signing_secret": secret("zd-sign"), "api_token": secret("zd-token")},
@@ -49,7 +49,12 @@ def registration(provider: str) -> dict[str, Any]:
             "config": {"approver_user_ids": ["U024BE7LH"], "mode": "assist"},
             "secrets": {"signing_secret": secret("slack-sign"), "bot_token": "xoxb-" + secret("bot")},
         },
-    }[provider] | {"provider": provider}
+    }
+    return bodies[provider] | {"provider": provider}
+
+
+def rotate(client: Any, integration_id: str, headers: dict[str, str], **body: Any) -> Any:
+    return client.put(f"/v1/integrations/{integration_id}/secrets", json=body, headers=headers)
 
 
 @pytest.fixture
@@ -191,8 +196,7 @@ def test_another_tenants_integration_is_not_found(client: Any, engine: Any, admi
 
     assert [i["id"] for i in client.get("/v1/integrations", headers=acme).json()] == [theirs]
     assert client.get(f"/v1/integrations/{mine}", headers=acme).status_code == 404
-    rotate = {"secrets": registration("jira")["secrets"]}
-    assert client.put(f"/v1/integrations/{mine}/secrets", json=rotate, headers=acme).status_code == 404
+    assert rotate(client, mine, acme, secrets=registration("jira")["secrets"]).status_code == 404
     assert client.delete(f"/v1/integrations/{mine}", headers=acme).status_code == 404
     assert client.get(f"/v1/integrations/{mine}", headers=admin).json()["rotated_at"] is None
 
@@ -215,9 +219,7 @@ def test_rotation_keeps_the_previous_secret_during_grace(
     old = first["secrets"]["secret"]
 
     new = secret("generic-2")
-    rotated = client.put(
-        f"/v1/integrations/{integration_id}/secrets", json={"secrets": {"secret": new}}, headers=admin
-    )
+    rotated = rotate(client, integration_id, admin, secrets={"secret": new})
     assert rotated.status_code == 200, rotated.text
     until = datetime.fromisoformat(rotated.json()["previous_secrets_valid_until"])
     assert until == clock[0] + timedelta(hours=24)  # the setting's default
@@ -233,15 +235,11 @@ def test_rotation_keeps_the_previous_secret_during_grace(
 
     # A grace period of the caller's choosing; 0 retires the old set at once.
     newer = secret("generic-3")
-    body = {"secrets": {"secret": newer}, "grace_hours": 0}
-    assert (
-        client.put(f"/v1/integrations/{integration_id}/secrets", json=body, headers=admin).status_code == 200
-    )
+    assert rotate(client, integration_id, admin, secrets={"secret": newer}, grace_hours=0).status_code == 200
     assert service.verification_secrets(service.get(integration_id), "secret") == [newer]
     newest = secret("generic-4")
-    body = {"secrets": {"secret": newest}, "grace_hours": 0.5}
     assert (
-        client.put(f"/v1/integrations/{integration_id}/secrets", json=body, headers=admin).status_code == 200
+        rotate(client, integration_id, admin, secrets={"secret": newest}, grace_hours=0.5).status_code == 200
     )
     assert service.verification_secrets(service.get(integration_id), "secret") == [newest, newer]
     clock[0] += timedelta(minutes=31)
@@ -256,21 +254,15 @@ def test_rotation_keeps_the_previous_secret_during_grace(
 def test_a_bad_rotation_changes_nothing(client: Any, admin: dict[str, str]) -> None:
     body = registration("zendesk")
     integration_id = client.post("/v1/integrations", json=body, headers=admin).json()["id"]
-    partial = {"secrets": {"signing_secret": secret("only-one")}}
-    response = client.put(f"/v1/integrations/{integration_id}/secrets", json=partial, headers=admin)
+    response = rotate(client, integration_id, admin, secrets={"signing_secret": secret("only-one")})
     assert response.status_code == 422 and "secrets.api_token" in response.json()["error"]["message"]
-    too_long = {"secrets": body["secrets"], "grace_hours": 10_000}
     assert (
-        client.put(f"/v1/integrations/{integration_id}/secrets", json=too_long, headers=admin).status_code
-        == 422
+        rotate(client, integration_id, admin, secrets=body["secrets"], grace_hours=10_000).status_code == 422
     )
     service = client.app.state.runtime.integrations
     integration = service.get(integration_id)
     assert service.secrets(integration) == body["secrets"] and integration.rotated_at is None
-    missing = client.put(
-        "/v1/integrations/int_missing/secrets", json={"secrets": body["secrets"]}, headers=admin
-    )
-    assert missing.status_code == 404
+    assert rotate(client, "int_missing", admin, secrets=body["secrets"]).status_code == 404
 
 
 def test_grace_default_comes_from_the_settings(settings: Any, engine: Any, admin: dict[str, str]) -> None:
@@ -278,8 +270,7 @@ def test_grace_default_comes_from_the_settings(settings: Any, engine: Any, admin
         integration_id = client.post(
             "/v1/integrations", json=registration("freshdesk"), headers=admin
         ).json()["id"]
-        body = {"secrets": registration("freshdesk")["secrets"]}
-        out = client.put(f"/v1/integrations/{integration_id}/secrets", json=body, headers=admin).json()
+        out = rotate(client, integration_id, admin, secrets=registration("freshdesk")["secrets"]).json()
     until, rotated = (datetime.fromisoformat(out[k]) for k in ("previous_secrets_valid_until", "rotated_at"))
     assert until - rotated == timedelta(hours=2)
 
@@ -372,8 +363,9 @@ def test_secrets_never_appear_in_responses_logs_audit_or_the_database_file(
     rejected["secrets"]["signing_secret"] = secret("x")[:12]  # too short, so refused
     values += rejected["secrets"].values()
     assert call("POST", "/v1/integrations", json=rejected).status_code == 422
-    bad_rotation = {"secrets": {"signing_secret": secret("rot-short")[:14], "bot_token": 7}}
-    values.append(bad_rotation["secrets"]["signing_secret"])
+    short = secret("rot-short")[:14]
+    values.append(short)
+    bad_rotation = {"secrets": {"signing_secret": short, "bot_token": 7}}
     assert call("PUT", f"/v1/integrations/{ids[-1]}/secrets", json=bad_rotation).status_code == 422
     call("GET", "/v1/integrations")
     for integration_id in ids:
