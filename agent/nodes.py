@@ -1,19 +1,20 @@
-"""Graph nodes: retrieve -> model <-> tools, with an honest stop when the step limit is reached."""
+"""Graph nodes: retrieve -> model <-> tools, with an honest stop when the step limit is reached.
+
+Sensitive tool calls are handed to the approval desk (api.approvals), which owns them from the policy
+check to the exactly-once execution; the nodes only route them. Every tool call is audited as it runs.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import replace
-from functools import partial
 from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, AnyMessage, SystemMessage, ToolMessage
 from langgraph.runtime import Runtime
-from langgraph.types import interrupt
 from starlette.concurrency import run_in_threadpool
 
 from agent.context import TurnContext
-from agent.offline import message_text
+from agent.offline.messages import last_customer_message_index, message_text
 from agent.prompts import (
     DRAFT_FALLBACK_REPLY,
     STEP_LIMIT_REPLY,
@@ -23,8 +24,8 @@ from agent.prompts import (
 )
 from agent.state import AgentState
 from agent.tool_results import redact_result
-from tools import TOOLS, check_tool, run_tool
-from tools.base import ToolContext
+from agent.turns import ToolEvent, ToolStatus
+from tools import SENSITIVE_TOOLS, run_tool
 from tools.errors import PolicyViolation, ToolError
 
 SYSTEM_MESSAGE = SystemMessage(content=SYSTEM_PROMPT)
@@ -34,11 +35,13 @@ async def retrieve(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str
     """Appends this turn's context (passages, the draft-mode note) as messages that stay in the history,
     so the next request starts with this one and the provider's prompt cache keeps hitting."""
     ctx = runtime.context
+    services = ctx.services
     added: list[AnyMessage] = []
     passages: list[dict[str, Any]] = []
-    if ctx.retriever is not None and ctx.retrieval_k > 0:
-        query = message_text(state["messages"][-1])
-        found = await run_in_threadpool(ctx.retriever.search, ctx.tenant, query, ctx.retrieval_k)
+    asked = last_customer_message_index(state["messages"])
+    if services.retriever is not None and services.retrieval_k > 0 and asked is not None:
+        query = message_text(state["messages"][asked])
+        found = await run_in_threadpool(services.retriever.search, ctx.tenant, query, services.retrieval_k)
         passages = [_passage_dict(p) for p in found]
         added.append(reference_message(passages))
     if ctx.draft_only:
@@ -48,13 +51,14 @@ async def retrieve(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str
 
 async def call_model(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
     ctx = runtime.context
-    messages: list[AnyMessage] = [SYSTEM_MESSAGE, *state["messages"]]
+    services = ctx.services
+    prefix: list[AnyMessage] = [SYSTEM_MESSAGE, *([ctx.shop_message] if ctx.shop_message else [])]
     extra = (
-        {"prompt_cache_key": ctx.cache_keys.key_for(ctx.tenant, ctx.conversation_id)}
-        if ctx.cache_keys
+        {"prompt_cache_key": services.cache_keys.key_for(ctx.tenant, ctx.conversation_id)}
+        if services.cache_keys
         else {}
     )
-    reply = await ctx.model.ainvoke(messages, **extra)
+    reply = await services.model.ainvoke([*prefix, *state["messages"]], **extra)
     if ctx.draft_only and isinstance(reply, AIMessage) and reply.tool_calls:
         # A human owns the conversation: the copilot drafts, it does not act.
         reply = AIMessage(
@@ -69,131 +73,112 @@ async def call_model(state: AgentState, runtime: Runtime[TurnContext]) -> dict[s
 async def run_tools(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
     """Runs the model's tool calls on the trusted side: real values in, redacted results out.
 
-    Sensitive calls only have their policy checked here; those that pass become approval requests and
-    wait in `pending` for the next node, so nothing here re-runs when the graph resumes.
+    Sensitive calls go to the approval desk, which checks the policy and records a pending approval;
+    they wait in `pending` for the next node, so nothing here re-runs when the graph resumes.
     """
     ctx = runtime.context
     last = state["messages"][-1]
     assert isinstance(last, AIMessage)
-    tool_ctx = _tool_context(ctx)
     results: list[ToolMessage] = []
     pending: list[dict[str, Any]] = []
     for call in last.tool_calls:
-        name, args = call["name"], call.get("args") or {}
-        trusted_args = _restore(ctx, args)
-        spec = TOOLS.get(name)
-        try:
-            if spec is not None and spec.sensitive:
-                checks = await run_in_threadpool(check_tool, name, trusted_args, tool_ctx)
-                if ctx.approvals is None:
-                    raise PolicyViolation(
-                        "Changes like this need a staff member, and none is available here."
-                    )
-                approval_id = await run_in_threadpool(
-                    partial(
-                        ctx.approvals.request,
-                        tenant=ctx.tenant,
-                        conversation_id=ctx.conversation_id,
-                        customer_id=ctx.customer_id,
-                        actor=ctx.actor,
-                        tool_call_id=str(call["id"]),
-                        tool=name,
-                        args=args,
-                        checks=checks,
-                    )
-                )
+        call_id, name, args = str(call["id"]), call["name"], call.get("args") or {}
+        if name in SENSITIVE_TOOLS:
+            event = await _propose(ctx, call_id, name, args)
+            if event.status == "pending_approval":
                 pending.append(
-                    {"approval_id": approval_id, "tool_call_id": call["id"], "name": name, "args": args}
-                )
-                ctx.tool_events.append(
                     {
+                        "approval_id": event.result["approval_id"],
+                        "tool_call_id": call_id,
                         "name": name,
                         "args": args,
-                        "status": "pending_approval",
-                        "result": {"approval_id": approval_id, "checks": checks},
                     }
                 )
+                await _note(ctx, event)
                 continue
-            result: Any = await run_in_threadpool(run_tool, name, trusted_args, tool_ctx)
-            status = "ok"
+            results.append(await _tool_message(ctx, call_id, name, args, event.result, event.status))
+            continue
+        try:
+            result: Any = await run_in_threadpool(run_tool, name, ctx.restore(args), ctx.tool_context())
+            status: ToolStatus = "ok"
         except ToolError as error:
             result, status = error.as_result(), "error"
-        results.append(_tool_message(ctx, str(call["id"]), name, args, result, status))
+        results.append(await _tool_message(ctx, call_id, name, args, result, status))
     return {"messages": results, "pending": pending}
 
 
+async def _propose(ctx: TurnContext, call_id: str, name: str, args: dict[str, Any]) -> ToolEvent:
+    desk = ctx.services.approvals
+    if desk is None:
+        refusal = PolicyViolation("Changes like this need a staff member, and none is available here.")
+        return ToolEvent(name, args, "error", refusal.as_result(), call_id)
+    return await desk.propose(ctx, tool_call_id=call_id, tool=name, args=args)
+
+
 async def await_approval(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
-    """Pauses until staff decide, then executes approved calls exactly once.
-
-    The interrupt comes first: when the graph resumes this node runs again from the top, so nothing
-    before it may have side effects. Decisions are read from the approval records, not the resume value,
-    and execution is idempotent on the approval id, so a resume after a crash cannot refund twice.
-    """
-    pending = state.get("pending") or []
-    interrupt({"approvals": [p["approval_id"] for p in pending]})
+    """Pauses until staff decide (the desk interrupts the graph), then reports each outcome to the model."""
     ctx = runtime.context
-    assert ctx.approvals is not None
-    messages: list[ToolMessage] = []
-    for item in pending:
-        decision, note = await run_in_threadpool(ctx.approvals.decision, item["approval_id"])
-        if decision == "rejected":
-            result: Any = {
-                "error": "rejected_by_staff",
-                "approval_id": item["approval_id"],
-                "message": "A staff member declined this request." + (f" Their note: {note}" if note else ""),
-            }
-            status = "error"
-        else:
-            trusted_args = _restore(ctx, item["args"])
-            exec_ctx = replace(_tool_context(ctx), idempotency_key=item["approval_id"])
-
-            def run(
-                backend: Any, name: str = item["name"], args: Any = trusted_args, base: ToolContext = exec_ctx
-            ) -> dict[str, Any]:
-                return run_tool(name, args, replace(base, backend=backend))
-
-            try:
-                result = await run_in_threadpool(ctx.approvals.execute, item["approval_id"], run)
-                status = "error" if "error" in result else "ok"
-            except ToolError as error:
-                result, status = error.as_result(), "error"
-        messages.append(_tool_message(ctx, item["tool_call_id"], item["name"], item["args"], result, status))
+    assert ctx.services.approvals is not None
+    outcomes = await ctx.services.approvals.settle(ctx, state.get("pending") or [])
+    messages = [
+        await _tool_message(ctx, item["tool_call_id"], item["name"], item["args"], result, status)
+        for item, result, status in outcomes
+    ]
     return {"messages": messages, "pending": []}
 
 
-def _tool_context(ctx: TurnContext) -> ToolContext:
-    return ToolContext(
-        tenant=ctx.tenant,
-        customer_id=ctx.customer_id,
-        backend=ctx.backend,
-        conversation_id=ctx.conversation_id,
-        actor=ctx.actor,
-    )
-
-
-def _restore(ctx: TurnContext, args: Any) -> Any:
-    if ctx.redactor is None:
-        return args
-    return ctx.redactor.restore_value(args, tenant=ctx.tenant, conversation_id=ctx.conversation_id)
-
-
-def _tool_message(
+async def _tool_message(
     ctx: TurnContext, call_id: str, name: str, args: Any, result: Any, status: str
 ) -> ToolMessage:
-    """Redacts the result before the model (or the checkpoint) sees it, and notes it for the reply."""
-    if ctx.redactor is not None:
-        result, counts = redact_result(
-            ctx.redactor, result, tenant=ctx.tenant, conversation_id=ctx.conversation_id
+    """Redacts the result before the model (or the checkpoint) sees it, and records the call."""
+    redactor = ctx.services.redactor
+    if redactor is not None:
+        result, counts = await run_in_threadpool(
+            redact_result, redactor, result, tenant=ctx.tenant, conversation_id=ctx.conversation_id
         )
         for entity, count in counts.items():
             ctx.redaction_counts[entity] = ctx.redaction_counts.get(entity, 0) + count
-    ctx.tool_events.append({"name": name, "args": args, "status": status, "result": result})
+    await _note(ctx, ToolEvent(name, args, status, result, call_id))  # type: ignore[arg-type]
     return ToolMessage(
         content=json.dumps(result, ensure_ascii=False, default=str),
         tool_call_id=call_id,
         name=name,
         status="error" if status == "error" else "success",
     )
+
+
+async def _note(ctx: TurnContext, event: ToolEvent) -> None:
+    """Keeps the event for the reply and audits it now, so a crash later in the turn cannot lose it."""
+    ctx.tool_events.append(event)
+    await run_in_threadpool(
+        lambda: ctx.services.audit.record(
+            tenant=ctx.tenant,
+            type=tool_event_type(event),
+            actor=ctx.actor,
+            conversation_id=ctx.conversation_id,
+            payload={
+                "tool": event.name,
+                "tool_call_id": event.tool_call_id,
+                "args": event.args,
+                "status": event.status,
+                "result_status": _result_status(event),
+            },
+        )
+    )
+
+
+def tool_event_type(event: ToolEvent) -> str:
+    if event.status == "pending_approval":
+        return "approval.requested"
+    if event.name in SENSITIVE_TOOLS:
+        return "approval.policy_refused" if event.status == "error" else "tool.executed"
+    return "tool.called"
+
+
+def _result_status(event: ToolEvent) -> str:
+    if isinstance(event.result, dict) and "error" in event.result:
+        return str(event.result["error"])
+    return event.status
 
 
 async def give_up(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
@@ -210,7 +195,7 @@ async def give_up(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str,
             )
             for call in last.tool_calls
         ]
-    runtime.context.tool_events.append({"name": "step_limit", "args": {}, "status": "error", "result": None})
+    runtime.context.step_limit_reached = True
     return {
         "messages": [
             *closing,
@@ -229,7 +214,7 @@ def route_after_model(
     last = state["messages"][-1]
     if not isinstance(last, AIMessage) or not last.tool_calls:
         return "__end__"
-    if state.get("model_calls", 0) >= runtime.context.max_steps:
+    if state.get("model_calls", 0) >= runtime.context.services.max_steps:
         return "give_up"
     return "tools"
 

@@ -24,10 +24,6 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_settings_dep(runtime: RuntimeDep) -> Settings:
-    return runtime.settings
-
-
 def get_principal(
     request: Request,
     runtime: RuntimeDep,
@@ -75,3 +71,5 @@ def get_knowledge_base(runtime: RuntimeDep) -> Any:
 
 AgentKey = Annotated[Principal, Depends(require_scope("agent", "integration", "admin"))]
 AdminKey = Annotated[Principal, Depends(require_scope("admin"))]
+ApproverKey = Annotated[Principal, Depends(require_scope("approve"))]
+IntegrationKey = Annotated[Principal, Depends(require_scope("integration", "admin"))]

@@ -16,10 +16,12 @@ from api.routes import (
     audit,
     conversations,
     customers,
+    feedback,
     health,
     integrations,
     jobs,
     knowledge,
+    tenant,
     triage,
     usage,
 )
@@ -59,4 +61,6 @@ def create_app(settings: Settings | None = None, **runtime_overrides: Any) -> Fa
     app.include_router(knowledge.router)
     app.include_router(integrations.router)
     app.include_router(jobs.router)
+    app.include_router(feedback.router)
+    app.include_router(tenant.router)
     return app

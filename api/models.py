@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -38,12 +38,17 @@ class ApiKey(SQLModel, table=True):
 
 
 class Conversation(SQLModel, table=True):
+    """One support conversation; `external_id` ties it to a Slack thread, a ticket or a request key."""
+
     __tablename__ = "conversations"
+    # NULLs are distinct in a UNIQUE constraint (SQLite and PostgreSQL): plain API conversations never clash.
+    __table_args__ = (UniqueConstraint("tenant", "channel", "external_id", name="uq_conversation_external"),)
 
     id: str = Field(default_factory=lambda: new_id("conv"), primary_key=True)
     tenant: str = Field(index=True, max_length=64)
     customer_id: str | None = Field(default=None, index=True, max_length=64)
     channel: str = Field(default="api", max_length=32)
+    external_id: str | None = Field(default=None, max_length=200)
     status: str = Field(default="active", max_length=32)  # active | needs_human
     handoff_reason: str | None = None
     created_by: str | None = None  # api key id
@@ -51,18 +56,78 @@ class Conversation(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
+MessageRole = Literal["customer", "assistant", "staff", "note"]
+MESSAGE_ROLES: tuple[str, ...] = get_args(MessageRole)
+
+
 class Message(SQLModel, table=True):
-    """One visible message of a conversation. `content` is always the redacted form."""
+    """One visible message of a conversation. `content` is always the redacted form.
+
+    Roles: the customer, the assistant (a reply or a staff draft), a human staff member's reply, and an
+    internal note that the customer never sees.
+    """
 
     __tablename__ = "messages"
 
     id: int | None = Field(default=None, primary_key=True)
     conversation_id: str = Field(index=True, foreign_key="conversations.id")
     tenant: str = Field(index=True, max_length=64)
-    role: str = Field(max_length=16)  # user | assistant
+    role: str = Field(max_length=16)  # one of MESSAGE_ROLES
+    author: str | None = Field(default=None, max_length=200)  # staff id or api key id; None for the customer
+    turn_id: str | None = Field(default=None, index=True, max_length=64)
     content: str
     meta: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
+
+
+TurnStatus = Literal["running", "done", "failed"]
+
+
+class Turn(SQLModel, table=True):
+    """One run of the agent. Stored as `running` before the model is called, so a dropped client or a
+    killed process leaves a record that is either completed or marked failed and retried."""
+
+    __tablename__ = "turns"
+
+    id: str = Field(default_factory=lambda: new_id("turn"), primary_key=True)
+    tenant: str = Field(index=True, max_length=64)
+    conversation_id: str = Field(index=True, foreign_key="conversations.id")
+    kind: str = Field(default="reply", max_length=16)  # reply | draft | resume
+    status: str = Field(default="running", index=True, max_length=16)  # one of TurnStatus
+    channel: str = Field(default="api", max_length=32)
+    actor: str | None = Field(default=None, max_length=200)
+    input_message_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    reply_message_id: int | None = None
+    error: str | None = Field(default=None, max_length=200)  # an error type, never message text
+    started_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+
+
+class Feedback(SQLModel, table=True):
+    """A thumbs up or down from staff or a customer on one assistant message."""
+
+    __tablename__ = "feedback"
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant: str = Field(index=True, max_length=64)
+    conversation_id: str = Field(index=True, foreign_key="conversations.id")
+    message_id: int | None = Field(default=None, foreign_key="messages.id")
+    rating: str = Field(max_length=8)  # up | down
+    reason: str | None = Field(default=None, max_length=500)  # redacted
+    actor: str | None = Field(default=None, max_length=200)
+    channel: str = Field(default="api", max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class TenantSettingsRow(SQLModel, table=True):
+    """A tenant's own policy and voice; missing values fall back to the defaults in api.tenants."""
+
+    __tablename__ = "tenant_settings"
+
+    tenant: str = Field(primary_key=True, max_length=64)
+    values: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow)
+    updated_by: str | None = Field(default=None, max_length=200)
 
 
 class AuditEvent(SQLModel, table=True):
@@ -126,11 +191,12 @@ class Approval(SQLModel, table=True):
     checks: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     status: str = Field(
         default="pending", index=True, max_length=16
-    )  # pending approved rejected executed failed
+    )  # pending approved rejected expired executed failed
     requested_by: str | None = None
     decided_by: str | None = None
     decision_note: str | None = None  # redacted
     result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))  # redacted
     created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime | None = Field(default=None, index=True)
     decided_at: datetime | None = None
     executed_at: datetime | None = None

@@ -13,6 +13,12 @@ class ConversationCreate(BaseModel):
 
     customer_id: str | None = Field(default=None, min_length=1, max_length=64)
     channel: str = Field(default="api", pattern=r"^[a-z_]{1,32}$")
+    external_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="The ticket id or thread this conversation belongs to; the same one finds it again.",
+    )
 
 
 class ConversationCreated(BaseModel):
@@ -20,6 +26,60 @@ class ConversationCreated(BaseModel):
     customer_id: str | None
     status: str
     created_at: datetime
+    channel: str = "api"
+    external_id: str | None = None
+    created: bool = True  # False when an external_id found an existing conversation
+
+
+class StaffMessageCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    content: str = Field(min_length=1, max_length=20_000)
+    kind: Literal["staff", "note"] = Field(
+        default="note", description="staff: a reply a human sent the customer; note: internal, never shown."
+    )
+
+    @field_validator("content")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("content must not be blank")
+        return value
+
+
+class StaffMessageOut(BaseModel):
+    id: int
+    role: str
+    author: str | None
+    created_at: datetime
+
+
+class FeedbackCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    conversation_id: str = Field(min_length=1, max_length=64)
+    message_id: int | None = Field(default=None, ge=1, le=2**62, description="Default: the latest reply.")
+    rating: Literal["up", "down"]
+    reason: str | None = Field(default=None, max_length=500)
+    channel: str = Field(default="api", pattern=r"^[a-z_]{1,32}$")
+
+
+class FeedbackOut(BaseModel):
+    id: int
+    conversation_id: str
+    message_id: int | None
+    rating: str
+    created_at: datetime
+
+
+class TurnInfo(BaseModel):
+    id: str
+    kind: str
+    status: str
+    channel: str
+    error: str | None
+    started_at: datetime
+    finished_at: datetime | None
 
 
 class ImageIn(BaseModel):
@@ -59,6 +119,7 @@ class CitationOut(BaseModel):
     title: str
     section: str | None = None
     source: str | None = None
+    n: int | None = None  # the [n] marker in the reply
 
 
 class TurnOut(BaseModel):
@@ -72,10 +133,16 @@ class TurnOut(BaseModel):
     redactions: dict[str, int]
     pending_approval: str | None = None
     status: str = "active"
+    turn_id: str | None = None
+    message_id: int | None = None  # the stored reply, for feedback
+    draft: bool = False  # a suggestion for staff, not sent to the customer
 
 
 class MessageOut(BaseModel):
-    role: str
+    id: int | None = None
+    role: str  # customer | assistant | staff | note
+    author: str | None = None
+    turn_id: str | None = None
     content: str
     created_at: datetime
     meta: dict[str, Any] = {}
@@ -86,8 +153,11 @@ class ConversationOut(BaseModel):
     customer_id: str | None
     status: str
     handoff_reason: str | None
+    channel: str = "api"
+    external_id: str | None = None
     created_at: datetime
     messages: list[MessageOut]
+    turns: list[TurnInfo] = []
 
 
 class AuditEventOut(BaseModel):
@@ -120,6 +190,7 @@ class ApprovalOut(BaseModel):
     decision_note: str | None
     result: dict[str, Any] | None
     created_at: datetime
+    expires_at: datetime | None = None
     decided_at: datetime | None
     executed_at: datetime | None
 

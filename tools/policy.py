@@ -17,6 +17,8 @@ The knowledge-base article for customers is written from this text; change both 
    copilot: it needs a supervisor and is escalated. This includes the refund of a cancellation.
 9. The shipping address of an order can be changed only before it ships, and only to a country
    the shop ships to (default: United States and Canada).
+10. The shop issues at most a set number of refunds a day (default 50, set per shop); past it, refunds
+   wait for a supervisor.
 
 Every function here is pure: it takes the order, the time and the shop's `TenantPolicy`, and either
 returns the checks that passed (human-readable, shown to the approving staff member) or raises
@@ -43,6 +45,7 @@ class TenantPolicy:
     refund_window_days: int = 30
     lost_after_days: int = 14
     refund_limit_cents: int = 50_000
+    max_refunds_per_day: int = 50
     shipping_countries: tuple[str, ...] = ("US", "CA")
     refund_days: tuple[int, int] = (5, 10)  # business days until the money arrives
 
@@ -203,6 +206,16 @@ def check_refund(
         _limit_check(order, amount_cents, policy),
         _destination(order, policy),
     ]
+
+
+def check_daily_refunds(refunds_today: int, policy: TenantPolicy = DEFAULT_POLICY) -> str:
+    """Rule 10, counted over the shop's refunds since midnight UTC."""
+    if refunds_today >= policy.max_refunds_per_day:
+        raise PolicyViolation(
+            f"The shop has reached its limit of {policy.max_refunds_per_day} refunds today; a supervisor "
+            "must handle this one: escalate to a person (policy_exception)."
+        )
+    return f"{refunds_today} of the shop's {policy.max_refunds_per_day} refunds allowed today were issued."
 
 
 def check_cancellation(order: Order, now: datetime, policy: TenantPolicy = DEFAULT_POLICY) -> list[str]:

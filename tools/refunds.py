@@ -17,7 +17,7 @@ from tools.base import ToolContext, ToolSpec
 from tools.errors import IdempotencyConflict
 from tools.fields import Amount, OrderNumber, ToolArgs
 from tools.money import decimal_str, to_cents
-from tools.policy import check_refund, refund_arrival, refund_eligibility
+from tools.policy import check_daily_refunds, check_refund, refund_arrival, refund_eligibility
 from tools.present import day, eligibility_view, refund_view
 from tools.schemas import Change, Order
 
@@ -60,15 +60,24 @@ class IssueRefundArgs(ToolArgs):
 
 def check_issue_refund(args: IssueRefundArgs, ctx: ToolContext) -> list[str]:
     order = owned_order(ctx, args.order_number)
+    policy = tenant_policy(ctx)
     return [
         ownership_check(order),
-        *check_refund(order, to_cents(args.amount), ctx.now(), tenant_policy(ctx)),
+        *check_refund(order, to_cents(args.amount), ctx.now(), policy),
+        check_daily_refunds(_refunds_today(ctx), policy),
     ]
+
+
+def _refunds_today(ctx: ToolContext) -> int:
+    now = ctx.now()
+    return ctx.backend.count_refunds_since(ctx.tenant, now.replace(hour=0, minute=0, second=0, microsecond=0))
 
 
 def issue_refund(args: IssueRefundArgs, ctx: ToolContext) -> dict[str, Any]:
     key, customer_id = require_idempotency_key(ctx), require_customer(ctx)
     policy, now, cents = tenant_policy(ctx), ctx.now(), to_cents(args.amount)
+    if ctx.backend.find_change(ctx.tenant, key) is None:  # a replay of an executed refund is not counted
+        check_daily_refunds(_refunds_today(ctx), policy)
 
     def guard(order: Order) -> None:
         check_refund(order, cents, now, policy)

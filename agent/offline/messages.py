@@ -8,6 +8,7 @@ import re
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
 from agent.prompts import is_customer_message, is_reference_message
+from agent.turns import content_text
 
 PASSAGE_RE = re.compile(r"^\[(\d+)\] (\{.*\})$", re.MULTILINE)
 
@@ -45,11 +46,7 @@ def last_customer_message_index(messages: list[BaseMessage]) -> int | None:
 
 
 def message_text(message: BaseMessage) -> str:
-    if isinstance(message.content, str):
-        return message.content
-    return " ".join(
-        p.get("text", "") for p in message.content if isinstance(p, dict) and p.get("type") == "text"
-    )
+    return content_text(message.content)
 
 
 def has_images(message: BaseMessage) -> bool:

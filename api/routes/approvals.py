@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
-from api.auth import Principal
-from api.deps import RuntimeDep, require_scope
+from api.deps import ApproverKey, RuntimeDep
 from api.models import Approval
 from api.routes.conversations import turn_out
 from api.runtime import Runtime
 from api.schemas import ApprovalDecided, ApprovalDecision, ApprovalOut
 
 router = APIRouter(prefix="/v1/approvals", tags=["approvals"])
-Approver = Annotated[Principal, Depends(require_scope("approve"))]
 
 
 @router.get("", response_model=list[ApprovalOut])
 def list_approvals(
     runtime: RuntimeDep,
-    principal: Approver,
-    status: Literal["pending", "approved", "rejected", "executed", "failed"] | None = "pending",
+    principal: ApproverKey,
+    status: Literal["pending", "approved", "rejected", "expired", "executed", "failed"] | None = "pending",
     conversation_id: str | None = None,
     limit: int = Query(100, ge=1, le=500),
 ) -> list[ApprovalOut]:
@@ -32,30 +30,27 @@ def list_approvals(
 
 
 @router.get("/{approval_id}", response_model=ApprovalOut)
-def get_approval(approval_id: str, runtime: RuntimeDep, principal: Approver) -> ApprovalOut:
+def get_approval(approval_id: str, runtime: RuntimeDep, principal: ApproverKey) -> ApprovalOut:
     return approval_out(runtime, runtime.approvals.get(tenant=principal.tenant, approval_id=approval_id))
 
 
 @router.post("/{approval_id}", response_model=ApprovalDecided)
 async def decide(
-    approval_id: str, body: ApprovalDecision, runtime: RuntimeDep, principal: Approver
+    approval_id: str, body: ApprovalDecision, runtime: RuntimeDep, principal: ApproverKey
 ) -> ApprovalDecided:
     """Approve runs the action once and tells the customer; reject tells them why. Repeats are harmless."""
-    approval, _ = runtime.approvals.decide(
+    approval, reply, first = await runtime.approvals.decide_and_resume(
         tenant=principal.tenant,
         approval_id=approval_id,
         decision=body.decision,
         note=body.note,
         actor=principal.key_id,
     )
-    runtime.conversations.metrics.approvals.labels(body.decision).inc()
-    result = await runtime.conversations.resume_after_decision(
-        tenant=principal.tenant, approval=approval, actor=principal.key_id
-    )
-    approval = runtime.approvals.get(tenant=principal.tenant, approval_id=approval_id)
+    if first:
+        runtime.conversations.metrics.approvals.labels(body.decision).inc()
     return ApprovalDecided(
         approval=approval_out(runtime, approval),
-        reply=turn_out(result, runtime, principal, redacted=False) if result else None,
+        reply=turn_out(reply, runtime, principal, redacted=False) if reply else None,
     )
 
 

@@ -1,4 +1,5 @@
-"""Conversations: create, send a message (JSON or Server-Sent Events), read the history."""
+"""Conversations: create or find, send a message or ask for a draft (JSON or Server-Sent Events), record
+staff replies and notes, retry a failed turn, read the history. Each route calls the conversation service."""
 
 from __future__ import annotations
 
@@ -6,14 +7,15 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from sse_starlette.sse import EventSourceResponse
 
 from agent.images import ImageError, ImageRef, ImageTooLarge, parse_image
-from agent.turns import TurnResult
+from agent.turns import TurnEvent, TurnResult
 from api.auth import Principal
 from api.deps import AdminKey, AgentKey, RuntimeDep
-from api.errors import InvalidInput, PayloadTooLarge
+from api.errors import ApiError, InvalidInput, PayloadTooLarge, error_body
+from api.models import Conversation
 from api.runtime import Runtime
 from api.schemas import (
     CitationOut,
@@ -22,7 +24,10 @@ from api.schemas import (
     ConversationOut,
     MessageCreate,
     MessageOut,
+    StaffMessageCreate,
+    StaffMessageOut,
     ToolCallOut,
+    TurnInfo,
     TurnOut,
 )
 from api.settings import Settings
@@ -30,19 +35,46 @@ from api.settings import Settings
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
 
 
-@router.post("", status_code=201, response_model=ConversationCreated)
+@router.post(
+    "", status_code=201, response_model=ConversationCreated, responses={200: {"model": ConversationCreated}}
+)
 def create_conversation(
-    runtime: RuntimeDep, principal: AgentKey, body: ConversationCreate | None = None
+    response: Response, runtime: RuntimeDep, principal: AgentKey, body: ConversationCreate | None = None
 ) -> ConversationCreated:
+    """With `external_id` (a ticket or a thread) the same reference always finds the same conversation."""
     body = body or ConversationCreate()
-    conversation = runtime.conversations.create(
-        tenant=principal.tenant, customer_id=body.customer_id, channel=body.channel, actor=principal.key_id
-    )
+    if body.external_id is None:
+        conversation, created = (
+            runtime.conversations.create(
+                tenant=principal.tenant,
+                customer_id=body.customer_id,
+                channel=body.channel,
+                actor=principal.key_id,
+            ),
+            True,
+        )
+    else:
+        conversation, created = runtime.conversations.open(
+            tenant=principal.tenant,
+            channel=body.channel,
+            external_id=body.external_id,
+            customer_id=body.customer_id,
+            actor=principal.key_id,
+        )
+    if not created:
+        response.status_code = 200
+    return conversation_created(conversation, created=created)
+
+
+def conversation_created(conversation: Conversation, *, created: bool = True) -> ConversationCreated:
     return ConversationCreated(
         id=conversation.id,
         customer_id=conversation.customer_id,
         status=conversation.status,
         created_at=conversation.created_at,
+        channel=conversation.channel,
+        external_id=conversation.external_id,
+        created=created,
     )
 
 
@@ -76,8 +108,71 @@ async def send_message(
         "images": _images(body, runtime.settings),
     }
     if "text/event-stream" in request.headers.get("accept", ""):
-        return EventSourceResponse(_events(runtime, principal, redacted, kwargs), ping=15)
+        events = runtime.conversations.stream(**kwargs)
+        return EventSourceResponse(_events(events, runtime, principal, redacted, conversation_id), ping=15)
     result = await runtime.conversations.send(**kwargs)
+    return turn_out(result, runtime, principal, redacted)
+
+
+@router.post(
+    "/{conversation_id}/draft",
+    response_model=TurnOut,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def suggest_reply(
+    conversation_id: str,
+    request: Request,
+    runtime: RuntimeDep,
+    principal: AgentKey,
+    redacted: bool = Query(False, description="Return the draft with placeholders instead of real values."),
+) -> Any:
+    """A suggested reply to the customer's latest message, for staff to review; nothing is sent or done."""
+    await runtime.conversations.check_can_send(
+        tenant=principal.tenant, conversation_id=conversation_id, customer_id=None
+    )
+    kwargs: dict[str, Any] = {
+        "tenant": principal.tenant,
+        "conversation_id": conversation_id,
+        "actor": principal.key_id,
+        "channel": "api",
+    }
+    if "text/event-stream" in request.headers.get("accept", ""):
+        events = runtime.conversations.stream_draft(**kwargs)
+        return EventSourceResponse(_events(events, runtime, principal, redacted, conversation_id), ping=15)
+    return turn_out(await runtime.conversations.draft(**kwargs), runtime, principal, redacted)
+
+
+@router.post("/{conversation_id}/staff-messages", status_code=201, response_model=StaffMessageOut)
+async def add_staff_message(
+    conversation_id: str, body: StaffMessageCreate, runtime: RuntimeDep, principal: AgentKey
+) -> StaffMessageOut:
+    """A reply a human sent the customer (`staff`) or an internal note (`note`); the copilot reads both
+    from the next turn on, and never takes them for the customer's words."""
+    message = await runtime.conversations.add_staff_message(
+        tenant=principal.tenant,
+        conversation_id=conversation_id,
+        text=body.content,
+        kind=body.kind,
+        author=principal.key_id,
+    )
+    assert message.id is not None
+    return StaffMessageOut(
+        id=message.id, role=message.role, author=message.author, created_at=message.created_at
+    )
+
+
+@router.post("/{conversation_id}/turns/{turn_id}/retry", response_model=TurnOut)
+async def retry_turn(
+    conversation_id: str,
+    turn_id: str,
+    runtime: RuntimeDep,
+    principal: AgentKey,
+    redacted: bool = Query(False),
+) -> TurnOut:
+    """Runs a failed turn again (its message was kept); tool calls it already made are not redone."""
+    result = await runtime.conversations.retry_turn(
+        tenant=principal.tenant, conversation_id=conversation_id, turn_id=turn_id, actor=principal.key_id
+    )
     return turn_out(result, runtime, principal, redacted)
 
 
@@ -102,9 +197,28 @@ def _images(body: MessageCreate, settings: Settings) -> tuple[ImageRef, ...]:
 
 
 async def _events(
-    runtime: Runtime, principal: Principal, redacted: bool, kwargs: dict[str, Any]
+    events: AsyncIterator[TurnEvent],
+    runtime: Runtime,
+    principal: Principal,
+    redacted: bool,
+    conversation_id: str,
 ) -> AsyncIterator[dict[str, str]]:
-    async for event in runtime.conversations.stream(**kwargs):
+    """Translates turn events to SSE; a failure after the stream started arrives as an `error` event."""
+    try:
+        async for event in _sse(events, runtime, principal, redacted, conversation_id):
+            yield event
+    except ApiError as error:
+        yield {"event": "error", "data": json.dumps(error_body(error.code, error.message, **error.details))}
+
+
+async def _sse(
+    events: AsyncIterator[TurnEvent],
+    runtime: Runtime,
+    principal: Principal,
+    redacted: bool,
+    conversation_id: str,
+) -> AsyncIterator[dict[str, str]]:
+    async for event in events:
         if event.kind == "token":
             if not redacted:
                 yield {"event": "token", "data": json.dumps({"delta": event.data})}
@@ -115,7 +229,7 @@ async def _events(
             yield {
                 "event": "tool_call",
                 "data": json.dumps(
-                    _tool_call(event.data, runtime, principal, redacted, kwargs["conversation_id"]),
+                    _tool_call(event.data, runtime, principal, redacted, conversation_id),
                     default=str,
                 ),
             }
@@ -132,15 +246,17 @@ def get_conversation(
     rows = runtime.conversations.messages(
         tenant=principal.tenant, conversation_id=conversation_id, restore=_restore(principal, redacted)
     )
+    turns = runtime.conversations.turns.list(principal.tenant, conversation_id)
     return ConversationOut(
         id=conversation.id,
         customer_id=conversation.customer_id,
         status=conversation.status,
         handoff_reason=conversation.handoff_reason,
+        channel=conversation.channel,
+        external_id=conversation.external_id,
         created_at=conversation.created_at,
-        messages=[
-            MessageOut(role=r.role, content=r.content, created_at=r.created_at, meta=r.meta) for r in rows
-        ],
+        messages=[MessageOut.model_validate(r, from_attributes=True) for r in rows],
+        turns=[TurnInfo.model_validate(t, from_attributes=True) for t in turns],
     )
 
 
@@ -169,12 +285,7 @@ def handback(conversation_id: str, runtime: RuntimeDep, principal: AgentKey) -> 
     conversation = runtime.conversations.handback(
         tenant=principal.tenant, conversation_id=conversation_id, actor=principal.key_id
     )
-    return ConversationCreated(
-        id=conversation.id,
-        customer_id=conversation.customer_id,
-        status=conversation.status,
-        created_at=conversation.created_at,
-    )
+    return conversation_created(conversation, created=False)
 
 
 def turn_out(result: TurnResult, runtime: Runtime, principal: Principal, redacted: bool) -> TurnOut:
@@ -194,6 +305,9 @@ def turn_out(result: TurnResult, runtime: Runtime, principal: Principal, redacte
         redactions=result.redactions,
         pending_approval=result.pending_approval,
         status=conversation.status,
+        turn_id=result.turn_id,
+        message_id=result.message_id,
+        draft=result.draft,
     )
 
 

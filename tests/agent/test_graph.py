@@ -11,6 +11,7 @@ from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langgraph.checkpoint.memory import InMemorySaver
 
+from agent.context import AgentServices
 from agent.graph import build_graph
 from agent.llm import FallbackChatModel, ModelLink, build_model_chain
 from agent.prompts import SYSTEM_PROMPT, tool_schemas
@@ -43,14 +44,10 @@ def make_service(engine: Any, model: Any = None, **kwargs: Any) -> AgentService:
         max_tokens=100,
         temperature=0,
     )
-    return AgentService(
-        graph=build_graph(InMemorySaver()),
-        model=model,
-        backend=SqlStoreBackend(engine),
-        audit=AuditLog(engine),
-        primary_model="gpt-4o",
-        **kwargs,
-    )
+    kwargs.setdefault("retrieval_k", 4)
+    kwargs.setdefault("max_steps", 6)
+    services = AgentServices(backend=SqlStoreBackend(engine), model=model, audit=AuditLog(engine), **kwargs)
+    return AgentService(graph=build_graph(InMemorySaver()), services=services)
 
 
 def dana_order(engine: Any, status: str) -> str:

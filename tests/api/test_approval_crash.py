@@ -30,10 +30,8 @@ CHILD = textwrap.dedent("""
 
     async def main():
         async with open_runtime(Settings(), knowledge=None, redactor=None) as runtime:
-            approval, _ = runtime.approvals.decide(tenant="default", approval_id=sys.argv[1],
-                                                   decision="approve", note=None, actor="key_staff")
-            await runtime.conversations.resume_after_decision(tenant="default", approval=approval,
-                                                              actor="key_staff")
+            await runtime.approvals.decide_and_resume(tenant="default", approval_id=sys.argv[1],
+                                                      decision="approve", note=None, actor="key_staff")
 
     asyncio.run(main())
 """)
@@ -75,13 +73,10 @@ def test_crash_between_execution_and_reply(settings: Any, seeded_engine: Any, tm
     async def restart_and_retry() -> Any:
         async with open_runtime(settings, engine=seeded_engine, knowledge=None, redactor=None) as runtime:
             assert await runtime.agent.pending_approvals("default", conversation_id) == [approval_id]
-            approval, first = runtime.approvals.decide(
+            approval, result, first = await runtime.approvals.decide_and_resume(
                 tenant="default", approval_id=approval_id, decision="approve", note=None, actor="key_staff"
             )
             assert not first and approval.status == "executed"
-            result = await runtime.conversations.resume_after_decision(
-                tenant="default", approval=approval, actor="key_staff"
-            )
             messages = runtime.conversations.messages(
                 tenant="default", conversation_id=conversation_id, restore=False
             )

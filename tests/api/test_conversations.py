@@ -97,7 +97,7 @@ def test_history_is_stored(client: Any, agent_headers: dict[str, str]) -> None:
         json={"content": "How long do refunds take?"},
     )
     history = client.get(f"/v1/conversations/{conversation}", headers=agent_headers).json()
-    assert [m["role"] for m in history["messages"]] == ["user", "assistant"]
+    assert [m["role"] for m in history["messages"]] == ["customer", "assistant"]
     assert history["messages"][0]["content"] == "How long do refunds take?"
     assert history["messages"][1]["meta"]["model"] == "deskpilot-offline"
 

@@ -21,6 +21,8 @@ from tests.support.openai_items import Item
 from tools import TOOLS
 
 ORDER = re.compile(r"ORD-\d{6}")
+ACME_SETTINGS = {"refund_window_days": 45, "max_refund_amount": 120, "brand_name": "Acme Outdoors",
+                 "reply_tone": "formal"}
 DECODER = json.JSONDecoder()
 
 
@@ -63,7 +65,10 @@ def sent(settings: Any, openai_stub: Any, seeded_engine: Any) -> tuple[list[Conv
     conversations: list[Conversation] = []
     with make_client(online_settings, seeded_engine, knowledge=QueryRetriever()) as client:
         for tenant in ("default", "acme"):
-            headers = bearer(seeded_engine, tenant)
+            headers = bearer(seeded_engine, tenant, scopes=("agent", "admin"))
+            if tenant == "acme":  # a shop with its own policy and voice: only the message after the prefix differs
+                changed = client.put("/v1/tenant/settings", headers=headers, json=ACME_SETTINGS)
+                assert changed.status_code == 200, changed.text
             orders = [o["order_number"] for o in
                       client.get("/v1/customers/CUS-1001", headers=headers).json()["orders"]]
             for n in range(2):
@@ -103,8 +108,21 @@ def test_the_scenario_ran_with_and_without_tool_calls(sent: tuple[list[Conversat
     assert len(conversations) == 4 and len(raw) == 4 * 5  # per conversation: 2 + 1 + 2 model calls
     assert sum(any(m.get("tool_calls") for m in b["messages"]) for b in bodies) > 0
     assert any(not any(m.get("tool_calls") for m in b["messages"]) for b in bodies)
-    # Retrieved passages arrive as their own message, after the static prefix.
-    assert all(b["messages"][2]["name"] == "reference_documents" for b in bodies)
+    # The tenant's policy summary comes right after the static prefix; passages follow the question.
+    assert all(b["messages"][1]["role"] == "system" for b in bodies)
+    assert all(b["messages"][3]["name"] == "reference_documents" for b in bodies)
+
+
+def test_shop_policy_follows_the_prefix_and_comes_from_the_settings(
+    sent: tuple[list[Conversation], list[str]],
+) -> None:
+    conversations, raw = sent
+    shop = {c.tenant: {json.loads(raw[i])["messages"][1]["content"] for i in c.requests} for c in conversations}
+    assert all(len(summaries) == 1 for summaries in shop.values())  # stable per tenant: it caches too
+    (default,), (acme,) = shop["default"], shop["acme"]
+    assert "within 30 days" in default and "above 500.00" in default
+    assert "Acme Outdoors" in acme and "within 45 days" in acme and "above 120.00" in acme and "Formal" in acme
+    assert "30 days" not in SYSTEM_PROMPT and "500" not in SYSTEM_PROMPT  # the numbers are never typed twice
 
 
 def test_system_message_and_tools_are_byte_identical(sent: tuple[list[Conversation], list[str]]) -> None:

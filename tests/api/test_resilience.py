@@ -73,7 +73,7 @@ def test_failing_model_still_answers_offline(failure: Item, settings: Any, opena
     if isinstance(failure, Hang):
         assert elapsed < 2.5  # the explicit timeout cut the hang short; the SDK default would wait 600 s
     # Nothing is lost: the turn is stored and audited like any other.
-    assert [m["role"] for m in history["messages"]] == ["user", "assistant"]
+    assert [m["role"] for m in history["messages"]] == ["customer", "assistant"]
     assert history["messages"][1]["meta"]["degraded"] is True
     types = [e["type"] for e in events]
     assert "turn.received" in types and "reply.sent" in types

@@ -1,14 +1,15 @@
 """The seam between tools and the shop: what a store must offer, whoever runs it.
 
 `SqlStoreBackend` implements it on the demo tables; an httpx client for a real commerce and
-ticketing API implements the same Protocol later, and the tools do not change.
+ticketing API implements the same Protocol, is named in `DESKPILOT_STORE_BACKEND`, and neither the
+tools nor the runtime change.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from tools.policy import TenantPolicy
 from tools.schemas import Address, Change, Customer, CustomerProfile, NewTicket, Order, Page, Ticket
@@ -29,8 +30,19 @@ class StoreBackend(Protocol):
 
     def tenant_policy(self, tenant: str) -> TenantPolicy: ...
 
+    def unit_of_work(self, session: Any) -> StoreBackend:
+        """A view of the store for one approval's execution inside the app's transaction `session`.
+
+        A store in the app's own database joins that transaction, so the change, the approval's status and
+        its audit event commit together. A remote store writes at once; its idempotency key makes the
+        replay after a crash harmless.
+        """
+        ...
+
     # --- customers ----------------------------------------------------------------------------------
     def get_customer(self, tenant: str, customer_id: str) -> Customer | None: ...
+
+    def find_customer_by_email(self, tenant: str, email: str) -> Customer | None: ...
 
     def list_customers(
         self, tenant: str, *, query: str | None = None, limit: int = 50, offset: int = 0
@@ -54,6 +66,8 @@ class StoreBackend(Protocol):
 
     # --- changes (sensitive tools) ------------------------------------------------------------------
     def find_change(self, tenant: str, idempotency_key: str) -> Change | None: ...
+
+    def count_refunds_since(self, tenant: str, since: datetime) -> int: ...
 
     def record_refund(
         self,

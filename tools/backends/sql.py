@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from tools.backends import sql_changes
 from tools.backends.base import OrderGuard
 from tools.backends.sql_changes import ChangeRequest
-from tools.backends.sql_models import CustomerRow, OrderItemRow, OrderRow, TicketRow
+from tools.backends.sql_models import CustomerRow, OrderItemRow, OrderRow, RefundRow, TicketRow
 from tools.backends.sql_records import customer_record, load_order, summary_record, ticket_record
 from tools.errors import BackendUnavailable
 from tools.policy import DEFAULT_POLICY, TenantPolicy
@@ -52,6 +52,10 @@ class SqlStoreBackend:
         view = copy.copy(self)
         view._outer = session
         return view
+
+    def unit_of_work(self, session: Session) -> SqlStoreBackend:
+        """The store shares the app's database, so its writes join the caller's transaction."""
+        return self.in_transaction(session)
 
     def tenant_policy(self, tenant: str) -> TenantPolicy:
         return self._policies.get(tenant, self._default_policy)
@@ -103,6 +107,15 @@ class SqlStoreBackend:
             return Page[Customer](
                 items=[customer_record(r) for r in rows], total=total, limit=limit, offset=offset
             )
+
+    def find_customer_by_email(self, tenant: str, email: str) -> Customer | None:
+        with self._session() as s:
+            row = s.exec(
+                select(CustomerRow).where(
+                    CustomerRow.tenant == tenant, func.lower(CustomerRow.email) == email.strip().lower()
+                )
+            ).first()
+            return customer_record(row) if row else None
 
     def customer_profile(
         self, tenant: str, customer_id: str, *, order_limit: int = 50, ticket_limit: int = 10
@@ -182,6 +195,16 @@ class SqlStoreBackend:
             )
 
     # --- changes ------------------------------------------------------------------------------------
+    def count_refunds_since(self, tenant: str, since: datetime) -> int:
+        with self._session() as s:
+            return int(
+                s.exec(
+                    select(func.count())
+                    .select_from(RefundRow)
+                    .where(RefundRow.tenant == tenant, col(RefundRow.created_at) >= since)
+                ).one()
+            )
+
     def find_change(self, tenant: str, idempotency_key: str) -> Change | None:
         with self._session() as s:
             return sql_changes.find_change(s, tenant, idempotency_key)

@@ -1,0 +1,93 @@
+"""Per-tenant settings: a shop's refund policy and voice, stored per tenant and read at every turn.
+
+The tools' policy and the prompt's policy summary are both derived from these values, so a number is
+written once. The summary goes after the cached static prefix: tenants differ, the prefix does not.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from agent.prompts import ReplyTone, shop_policy_summary
+from api.audit import AuditLog
+from api.models import TenantSettingsRow, utcnow
+from tools.policy import DEFAULT_POLICY, TenantPolicy
+
+
+class TenantSettings(BaseModel):
+    """What an admin may change; the defaults are the demo shop's written policy."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    refund_window_days: int = Field(default=DEFAULT_POLICY.refund_window_days, ge=0, le=365)
+    max_refund_amount: float = Field(
+        default=DEFAULT_POLICY.refund_limit_cents / 100,
+        ge=0,
+        le=1_000_000,
+        description="The largest single refund staff can approve without a supervisor, in the shop currency.",
+    )
+    max_refunds_per_day: int = Field(default=DEFAULT_POLICY.max_refunds_per_day, ge=0, le=100_000)
+    approval_expiry_hours: float = Field(default=72, gt=0, le=24 * 90)
+    brand_name: str = Field(default="Northbeam Supply", min_length=1, max_length=80)
+    reply_tone: ReplyTone = "friendly"
+
+    def summary(self) -> str:
+        return shop_policy_summary(
+            brand_name=self.brand_name,
+            reply_tone=self.reply_tone,
+            policy=self.policy(),
+            approval_expiry_hours=self.approval_expiry_hours,
+        )
+
+    def policy(self) -> TenantPolicy:
+        return TenantPolicy(
+            refund_window_days=self.refund_window_days,
+            refund_limit_cents=round(self.max_refund_amount * 100),
+            max_refunds_per_day=self.max_refunds_per_day,
+        )
+
+
+class TenantSettingsPatch(BaseModel):
+    """PUT takes any subset of the fields; each is validated as in TenantSettings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    refund_window_days: int | None = None
+    max_refund_amount: float | None = None
+    max_refunds_per_day: int | None = None
+    approval_expiry_hours: float | None = None
+    brand_name: str | None = None
+    reply_tone: ReplyTone | None = None
+
+
+class TenantSettingsService:
+    def __init__(self, *, engine: Engine, audit: AuditLog) -> None:
+        self.engine = engine
+        self.audit = audit
+
+    def get(self, tenant: str) -> TenantSettings:
+        with Session(self.engine) as session:
+            row = session.get(TenantSettingsRow, tenant)
+            stored = dict(row.values) if row else {}
+        return TenantSettings.model_validate(stored)
+
+    def update(self, tenant: str, patch: TenantSettingsPatch, *, actor: str | None) -> TenantSettings:
+        """Validates the merged result (pydantic's ValidationError names the field), stores and audits it."""
+        changes = patch.model_dump(exclude_unset=True, exclude_none=True)
+        merged = TenantSettings.model_validate({**self.get(tenant).model_dump(), **changes})
+        with self.audit.lock, Session(self.engine) as session:
+            row = session.get(TenantSettingsRow, tenant) or TenantSettingsRow(tenant=tenant)
+            row.values = merged.model_dump()
+            row.updated_at, row.updated_by = utcnow(), actor
+            session.add(row)
+            self.audit.append(
+                session,
+                tenant=tenant,
+                type="tenant.settings_changed",
+                actor=actor,
+                payload={"changed": changes},
+            )
+            session.commit()
+        return merged

@@ -1,0 +1,373 @@
+"""Turns that nothing can lose: stored before the model runs, run apart from the client, then recorded.
+
+1. **Receive**: the customer's message (redacted), the turn row (`running`) and the `turn.received`
+   audit event commit together, before the model is called.
+2. **Run**: the turn runs in its own task under the conversation's lock. A client that drops its stream
+   only stops listening; the turn goes on and is stored.
+3. **Finish**: the reply, its usage, the turn's `done` status and the `reply.sent` event commit together;
+   any failure marks the turn `failed` (the error's type only, never its text), and it can be retried.
+4. **Recover**: a turn whose process was killed stays `running` until the maintenance sweep marks it
+   `failed`; a retry continues from the graph's last checkpoint, so tool calls already made are not redone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Engine, text, update
+from sqlmodel import Session, col, select
+from starlette.concurrency import run_in_threadpool
+
+from agent.turns import TurnEvent, TurnResult
+from api.audit import AuditLog
+from api.errors import ApiError, ConflictError
+from api.metrics import Metrics
+from api.models import Conversation, Message, Turn, UsageRecord, utcnow
+
+log = logging.getLogger(__name__)
+_END = object()
+
+
+class TurnFailed(ApiError):
+    """The turn could not finish; its message is kept, it is stored as failed and can be retried."""
+
+    status_code = 503
+    code = "turn_failed"
+
+    def __init__(self, turn_id: str, error: str) -> None:
+        super().__init__(
+            f"the turn could not finish ({error}); the message is kept: retry the turn",
+            turn_id=turn_id,
+            error=error,
+        )
+
+
+class TurnRunner:
+    def __init__(self, *, engine: Engine, audit: AuditLog, metrics: Metrics, deadline_s: float) -> None:
+        self.engine = engine
+        self.audit = audit
+        self.metrics = metrics
+        self.deadline_s = deadline_s
+        # One turn at a time per conversation: the graph's checkpoint is a single timeline.
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # --- 1. receive --------------------------------------------------------------------------------------
+
+    def receive(
+        self,
+        *,
+        conversation: Conversation,
+        kind: str,
+        channel: str,
+        actor: str | None,
+        text: str,
+        audit_payload: dict[str, Any],
+    ) -> tuple[Turn, Message | None, list[Message]]:
+        """Stores the customer's message (if any) and a running turn that takes the staff messages and
+        notes written since the last turn; returns (turn, customer message, context messages)."""
+        with self.audit.lock, Session(self.engine, expire_on_commit=False) as session:
+            turn = Turn(
+                tenant=conversation.tenant,
+                conversation_id=conversation.id,
+                kind=kind,
+                channel=channel,
+                actor=actor,
+            )
+            context = list(
+                session.exec(
+                    select(Message)
+                    .where(
+                        Message.conversation_id == conversation.id,
+                        col(Message.role).in_(("staff", "note")),
+                        col(Message.turn_id).is_(None),
+                    )
+                    .order_by(col(Message.id))
+                )
+            )
+            for message in context:
+                message.turn_id = turn.id
+                session.add(message)
+            customer = None
+            if text:
+                customer = Message(
+                    conversation_id=conversation.id,
+                    tenant=conversation.tenant,
+                    role="customer",
+                    content=text,
+                    turn_id=turn.id,
+                )
+                session.add(customer)
+            session.flush()
+            turn.input_message_ids = [m.id for m in [*context, *([customer] if customer else [])] if m.id]
+            session.add(turn)
+            self.audit.append(
+                session,
+                tenant=conversation.tenant,
+                type="turn.received",
+                actor=actor,
+                conversation_id=conversation.id,
+                payload={"turn_id": turn.id, "kind": kind, "channel": channel, **audit_payload},
+            )
+            session.commit()
+        return turn, customer, context
+
+    # --- 2. run ------------------------------------------------------------------------------------------
+
+    async def run(
+        self,
+        turn: Turn,
+        events: Callable[[], AsyncIterator[TurnEvent]],
+        *,
+        store: Callable[[TurnResult], None],
+        guard: Callable[[], Awaitable[None]] | None = None,
+        locked: bool = False,
+    ) -> AsyncIterator[TurnEvent]:
+        """Runs the turn in its own task and relays its events; closing this iterator does not stop it.
+
+        `guard` runs under the conversation's lock before the graph (an ApiError from it fails the turn and
+        reaches the caller); `locked` says the caller already holds the lock.
+        """
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        task = asyncio.create_task(self._drive(turn, events, store, guard, locked, queue.put_nowait))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        while (item := await queue.get()) is not _END:
+            if isinstance(item, Exception):
+                raise item
+            yield item
+
+    async def _drive(
+        self,
+        turn: Turn,
+        events: Callable[[], AsyncIterator[TurnEvent]],
+        store: Callable[[TurnResult], None],
+        guard: Callable[[], Awaitable[None]] | None,
+        locked: bool,
+        emit: Callable[[Any], None],
+    ) -> None:
+        started = time.perf_counter()
+        try:
+            async with self._held(turn.conversation_id, locked), asyncio.timeout(self.deadline_s):
+                if guard is not None:
+                    await guard()
+                async for event in events():
+                    if event.kind == "final":
+                        await run_in_threadpool(store, event.data)
+                        self.metrics.observe_turn(
+                            event.data, channel=turn.channel, seconds=time.perf_counter() - started
+                        )
+                    emit(event)
+        except ApiError as error:  # refused under the lock (say, an approval started waiting meanwhile)
+            await run_in_threadpool(self.fail, turn, error.code)
+            emit(error)
+        except Exception as error:  # noqa: BLE001 - any failure is recorded; the type only, never its text
+            name = "deadline" if isinstance(error, TimeoutError) else type(error).__name__
+            log.warning("turn %s failed: %s", turn.id, name, exc_info=not isinstance(error, TimeoutError))
+            await run_in_threadpool(self.fail, turn, name)
+            emit(TurnFailed(turn.id, name))
+        finally:
+            emit(_END)
+
+    async def wait_idle(self, timeout_s: float) -> None:
+        """On shutdown: lets running turns finish (up to `timeout_s`) instead of cutting them off."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout_s)
+
+    @asynccontextmanager
+    async def _held(self, conversation_id: str, locked: bool) -> AsyncIterator[None]:
+        if locked:
+            yield
+            return
+        async with self.lock(conversation_id):
+            yield
+
+    @asynccontextmanager
+    async def lock(self, conversation_id: str) -> AsyncIterator[None]:
+        """One turn at a time per conversation: in this process, and on PostgreSQL across processes too
+        (an advisory lock held on its own connection), since the checkpoint is a single timeline."""
+        async with self._locks[conversation_id]:
+            if self.engine.dialect.name != "postgresql":
+                yield
+                return
+            key = {"key": f"deskpilot:conversation:{conversation_id}"}
+            connection = await run_in_threadpool(self.engine.connect)
+            try:
+                await run_in_threadpool(
+                    connection.execute, text("SELECT pg_advisory_lock(hashtext(:key))"), key
+                )
+                try:
+                    yield
+                finally:
+                    await run_in_threadpool(
+                        connection.execute, text("SELECT pg_advisory_unlock(hashtext(:key))"), key
+                    )
+            finally:
+                await run_in_threadpool(connection.close)
+
+    # --- 3. finish ---------------------------------------------------------------------------------------
+
+    def finish(self, turn: Turn, result: TurnResult, *, customer_id: str | None, draft: bool) -> Message:
+        """The reply, usage, the turn's status, a handoff and their audit events, in one transaction."""
+        with self.audit.lock, Session(self.engine, expire_on_commit=False) as session:
+            conversation = session.get(Conversation, turn.conversation_id)
+            assert conversation is not None
+            if conversation.customer_id is None and customer_id is not None:
+                conversation.customer_id = customer_id
+            handed_off = bool(result.handoff) and conversation.status != "needs_human"
+            if handed_off:
+                conversation.status = "needs_human"
+                conversation.handoff_reason = str((result.handoff or {}).get("reason_category"))
+            conversation.updated_at = utcnow()
+            session.add(conversation)
+            reply = Message(
+                conversation_id=conversation.id,
+                tenant=conversation.tenant,
+                role="assistant",
+                turn_id=turn.id,
+                content=result.reply_redacted,
+                meta={
+                    "model": result.model,
+                    "degraded": result.degraded,
+                    "draft": draft,
+                    "citations": result.citations,
+                    "tool_calls": [{"name": c["name"], "status": c["status"]} for c in result.tool_calls],
+                    "usage": result.usage,
+                    "pending_approval": result.pending_approval,
+                },
+            )
+            session.add(reply)
+            session.flush()
+            for call in result.usage.get("calls", []):
+                session.add(
+                    UsageRecord(
+                        tenant=conversation.tenant,
+                        conversation_id=conversation.id,
+                        model=call["model"],
+                        input_tokens=call["input_tokens"],
+                        cached_tokens=call["cached_tokens"],
+                        output_tokens=call["output_tokens"],
+                        cost_usd=call["cost_usd"],
+                        latency_ms=call["latency_ms"],
+                    )
+                )
+            row = session.get(Turn, turn.id)
+            assert row is not None
+            row.status, row.error, row.finished_at, row.reply_message_id = "done", None, utcnow(), reply.id
+            session.add(row)
+            self.audit.append(
+                session,
+                tenant=conversation.tenant,
+                type="reply.sent" if not draft else "draft.suggested",
+                actor=turn.actor,
+                conversation_id=conversation.id,
+                payload={
+                    "turn_id": turn.id,
+                    "model": result.model,
+                    "degraded": result.degraded,
+                    "content": result.reply_redacted,
+                    "usage": result.usage,
+                    "citations": [c["chunk_id"] for c in result.citations],
+                    "pending_approval": result.pending_approval,
+                },
+            )
+            if handed_off:
+                self.audit.append(
+                    session,
+                    tenant=conversation.tenant,
+                    type="conversation.needs_human",
+                    actor=None,
+                    conversation_id=conversation.id,
+                    payload={
+                        "reason_category": conversation.handoff_reason,
+                        "ticket_id": (result.handoff or {}).get("ticket_id"),
+                    },
+                )
+            session.commit()
+        return reply
+
+    def fail(self, turn: Turn, error: str) -> None:
+        with self.audit.lock, Session(self.engine) as session:
+            changed = session.execute(
+                update(Turn)
+                .where(col(Turn.id) == turn.id, col(Turn.status) == "running")
+                .values(status="failed", error=error[:200], finished_at=utcnow())
+            ).rowcount  # type: ignore[attr-defined]
+            if changed:
+                self.audit.append(
+                    session,
+                    tenant=turn.tenant,
+                    type="turn.failed",
+                    actor=turn.actor,
+                    conversation_id=turn.conversation_id,
+                    payload={"turn_id": turn.id, "error": error[:200]},
+                )
+            session.commit()
+
+    # --- 4. recover --------------------------------------------------------------------------------------
+
+    def mark_stale(self, older_than_s: float) -> int:
+        """Turns still `running` long after any turn could (their process died) become `failed`."""
+        cutoff = utcnow() - timedelta(seconds=older_than_s)
+        with Session(self.engine) as session:
+            stale = list(
+                session.exec(select(Turn).where(Turn.status == "running", col(Turn.started_at) <= cutoff))
+            )
+        for turn in stale:
+            self.fail(turn, "interrupted")
+        return len(stale)
+
+    def restart(self, turn: Turn) -> Turn:
+        """A failed turn back to running, for a retry; a turn that is not failed cannot be retried."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            changed = session.execute(
+                update(Turn)
+                .where(col(Turn.id) == turn.id, col(Turn.status) == "failed")
+                .values(status="running", error=None, started_at=utcnow(), finished_at=None)
+            ).rowcount  # type: ignore[attr-defined]
+            session.commit()
+            row = session.get(Turn, turn.id)
+        assert row is not None
+        if not changed:
+            raise ConflictError(f"turn {turn.id} is {row.status}; only a failed turn can be retried")
+        return row
+
+    def get(self, tenant: str, turn_id: str) -> Turn | None:
+        with Session(self.engine, expire_on_commit=False) as session:
+            turn = session.get(Turn, turn_id)
+        return turn if turn is not None and turn.tenant == tenant else None
+
+    def list(self, tenant: str, conversation_id: str, limit: int = 50) -> list[Turn]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            return list(
+                session.exec(
+                    select(Turn)
+                    .where(Turn.tenant == tenant, Turn.conversation_id == conversation_id)
+                    .order_by(col(Turn.started_at).desc())
+                    .limit(limit)
+                )
+            )
+
+    def messages(self, ids: Sequence[int]) -> list[Message]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            return list(
+                session.exec(select(Message).where(col(Message.id).in_(list(ids))).order_by(col(Message.id)))
+            )
+
+
+_DETACHED: set[asyncio.Future[Any]] = set()
+
+
+async def shielded(awaitable: Awaitable[Any]) -> Any:
+    """Runs to the end even if the caller is cancelled (a client that disconnects)."""
+    task = asyncio.ensure_future(awaitable)
+    _DETACHED.add(task)
+    task.add_done_callback(_DETACHED.discard)
+    return await asyncio.shield(task)
