@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from api.cli_eval import eval_cmd
 from api.cli_integrations import integrations_app
 from api.cli_knowledge import ingest, search
 from api.settings import get_settings
@@ -21,6 +22,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 db_app = typer.Typer(help="Database schema migrations (Alembic).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.command("eval")(eval_cmd)
 app.add_typer(integrations_app, name="integrations")
 
 

@@ -1,0 +1,94 @@
+"""`deskpilot eval`: run the evaluation suites on public data and write results.json, report.md and plots."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+
+from api.settings import get_settings
+
+Suite = Literal["retrieval", "pii", "injection", "all"]
+SUITES: tuple[str, ...] = ("retrieval", "pii", "injection")
+
+
+def eval_cmd(
+    suite: Annotated[str, typer.Option(help="retrieval, pii, injection or all.")] = "all",
+    model: Annotated[
+        str, typer.Option(help="offline, or a model id (needs OPENAI_API_KEY); default: the configured one.")
+    ] = "",
+    out: Annotated[Path, typer.Option(help="Folder for results.json, report.md and the plots.")] = Path(
+        "report"
+    ),
+    data: Annotated[Path | None, typer.Option(help="The eval-data folder (../shared/eval-data).")] = None,
+    tasks: Annotated[
+        Path | None,
+        typer.Option(help="Your own retrieval questions (JSON or JSONL) over the bundled help centre."),
+    ] = None,
+    attacks_per_category: Annotated[
+        int | None, typer.Option(help="Injection: at most this many attacks per category (default all).")
+    ] = None,
+) -> None:
+    """Evaluate retrieval (tau2 banking, demo KB), PII redaction and prompt-injection resistance."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from api.eval import report
+    from api.eval.data import DEFAULT_DATA_DIR
+
+    chosen = SUITES if suite == "all" else (suite,)
+    unknown = [s for s in chosen if s not in SUITES]
+    if unknown:
+        raise typer.BadParameter(f"unknown suite {unknown[0]!r}: use {', '.join(SUITES)} or all")
+    settings = get_settings()
+    engine = "offline" if model == "offline" or settings.offline else (model or settings.model)
+    data_dir = (data or DEFAULT_DATA_DIR).resolve()
+    results: dict[str, Any] = {
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "engine": engine,
+        "data_dir": str(data_dir),
+        "suites": {},
+    }
+    if engine == "offline":
+        typer.secho("No model key (or --model offline): the offline engine answers.", fg="yellow", err=True)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, transient=False) as bar:
+        tasks_by_label: dict[str, Any] = {}
+
+        def progress(label: str, done: int, total: int) -> None:
+            if label not in tasks_by_label:
+                tasks_by_label[label] = bar.add_task(label, total=total)
+            bar.update(tasks_by_label[label], completed=done, total=total)
+
+        for name in chosen:
+            if name == "retrieval":
+                results["suites"]["retrieval"] = _retrieval(data_dir, tasks, progress)
+            elif name == "pii":
+                progress("pii: presidio-research synth set (ours, then stock)", 0, 1)
+                from api.eval import pii
+
+                results["suites"]["pii"] = pii.run(data_dir)
+                progress("pii: presidio-research synth set (ours, then stock)", 1, 1)
+            elif name == "injection":
+                from api.eval import injection
+
+                results["suites"]["injection"] = asyncio.run(
+                    injection.run(data_dir, engine, attacks_per_category, progress)
+                )
+    for path in report.write(results, out):
+        typer.echo(f"wrote {path}")
+
+
+def _retrieval(data_dir: Path, tasks: Path | None, progress: Any) -> dict[str, Any]:
+    from api.eval import retrieval
+    from api.eval.data import DEMO_QUESTIONS
+    from knowledge import DEMO_DOCS_DIR, open_knowledge_base
+
+    settings = get_settings()
+    with tempfile.TemporaryDirectory(prefix="deskpilot-eval-") as tmp:
+        chroma = Path(tmp) / "chroma"
+        kb = open_knowledge_base(chroma_path=chroma, chroma_url=None, models_dir=settings.models_dir)
+        return retrieval.run(kb, data_dir, DEMO_DOCS_DIR, DEMO_QUESTIONS, tasks=tasks, progress=progress)
