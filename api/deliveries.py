@@ -37,7 +37,9 @@ class Delivery(SQLModel, table=True):
 
 def find_delivery(session: Session, *, integration_id: str, delivery_key: str) -> Delivery | None:
     return session.exec(
-        select(Delivery).where(Delivery.integration_id == integration_id, Delivery.delivery_key == delivery_key)
+        select(Delivery).where(
+            Delivery.integration_id == integration_id, Delivery.delivery_key == delivery_key
+        )
     ).first()
 
 
