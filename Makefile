@@ -39,7 +39,9 @@ test-fast: install
 bench: install
 	$(PY) -m bench
 
-eval: eval-pii eval-retrieval
+# Every suite (retrieval, PII, injection) into report/: results.json, report.md and PNG plots.
+eval: install
+	$(VENV)/bin/deskpilot eval --suite all --out report
 
 eval-pii: install
 	$(PY) -m bench.pii_eval
