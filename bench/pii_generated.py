@@ -24,7 +24,14 @@ from bench.pii_eval import Analyzer, Span
 
 LOCALES = ("en_US", "en_GB", "en_CA", "en_AU", "en_IE", "en_IN")
 NATIONAL_ID_TYPES = ("US_SSN", "US_ITIN", "UK_NINO", "CA_SIN", "AU_TFN", "IN_AADHAAR", "IN_PAN", "IE_PPS")
-STRUCTURED_TYPES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", *NATIONAL_ID_TYPES)
+STRUCTURED_TYPES = (
+    "EMAIL_ADDRESS",
+    "PHONE_NUMBER",
+    "CREDIT_CARD",
+    "IBAN_CODE",
+    "IP_ADDRESS",
+    *NATIONAL_ID_TYPES,
+)
 OTHER_TYPES = ("PERSON", "STREET_ADDRESS", "ZIP_CODE", "DATE_OF_BIRTH")
 
 # ------------------------------------------------------------------------------------------------------------
@@ -95,7 +102,9 @@ def _tfn(rng: random.Random) -> str:
         digits = [rng.randrange(10) for _ in range(9)]
         if digits[0] and sum(d * w for d, w in zip(digits, weights, strict=True)) % 11 == 0:
             text = "".join(map(str, digits))
-            return rng.choice([text, f"{text[:3]} {text[3:6]} {text[6:]}", f"{text[:3]}-{text[3:6]}-{text[6:]}"])
+            return rng.choice(
+                [text, f"{text[:3]} {text[3:6]} {text[6:]}", f"{text[:3]}-{text[3:6]}-{text[6:]}"]
+            )
 
 
 def _sin(rng: random.Random) -> str:
@@ -145,22 +154,46 @@ class NationalId:
 
 NATIONAL_IDS: dict[str, tuple[NationalId, ...]] = {
     "en_US": (
-        NationalId("US_SSN", ("SSN", "social security number", "Social Security #", "SSN#"), lambda r, f: f.ssn()),
-        NationalId("US_ITIN", ("ITIN", "taxpayer ID (ITIN)", "individual taxpayer number"), lambda r, f: f.itin()),
+        NationalId(
+            "US_SSN", ("SSN", "social security number", "Social Security #", "SSN#"), lambda r, f: f.ssn()
+        ),
+        NationalId(
+            "US_ITIN", ("ITIN", "taxpayer ID (ITIN)", "individual taxpayer number"), lambda r, f: f.itin()
+        ),
     ),
     "en_GB": (
-        NationalId("UK_NINO", ("National Insurance number", "NI number", "NINO", "SSN", "NI no"), lambda r, f: _nino(r)),
+        NationalId(
+            "UK_NINO",
+            ("National Insurance number", "NI number", "NINO", "SSN", "NI no"),
+            lambda r, f: _nino(r),
+        ),
     ),
-    "en_CA": (NationalId("CA_SIN", ("SIN", "social insurance number", "SIN #", "SSN"), lambda r, f: _sin(r)),),
+    "en_CA": (
+        NationalId("CA_SIN", ("SIN", "social insurance number", "SIN #", "SSN"), lambda r, f: _sin(r)),
+    ),
     "en_AU": (NationalId("AU_TFN", ("TFN", "tax file number", "Tax File No."), lambda r, f: _tfn(r)),),
-    "en_IE": (NationalId("IE_PPS", ("PPS number", "PPSN", "PPS no.", "personal public service number"), lambda r, f: _pps(r)),),
+    "en_IE": (
+        NationalId(
+            "IE_PPS",
+            ("PPS number", "PPSN", "PPS no.", "personal public service number"),
+            lambda r, f: _pps(r),
+        ),
+    ),
     "en_IN": (
         NationalId("IN_AADHAAR", ("Aadhaar", "Aadhaar number", "aadhar no", "UID"), lambda r, f: _aadhaar(r)),
         NationalId("IN_PAN", ("PAN", "PAN card", "PAN number"), lambda r, f: _pan(r)),
     ),
 }
 # Unknown, reserved and new top-level domains: an address must be redacted whatever its suffix.
-ODD_DOMAINS = ("probe-mail.example", "inbox.test", "mailhub.invalid", "post.zz", "kite.dev", "fjord.shop", "yarn.xyz")
+ODD_DOMAINS = (
+    "probe-mail.example",
+    "inbox.test",
+    "mailhub.invalid",
+    "post.zz",
+    "kite.dev",
+    "fjord.shop",
+    "yarn.xyz",
+)
 EXTENSIONS = (" x{n}", "x{n}", " ext. {n}", " ext {n}", ", ext. {n}", " (ext {n})")
 
 
@@ -194,15 +227,22 @@ class Values:
 
     def email(self, locale: str, person: Person) -> str:
         faker = self.fakers[locale]
-        local = self.rng.choice(
-            [
-                f"{person.first}.{person.last}",
-                f"{person.first[0]}{person.last}",
-                f"{person.first}{self.rng.randrange(1, 99)}",
-                f"{person.last}_{person.first[0]}",
-            ]
-        ).lower().replace(" ", "").replace("'", "")
-        domain = self.rng.choice([faker.free_email_domain(), faker.domain_name(), self.rng.choice(ODD_DOMAINS)])
+        local = (
+            self.rng.choice(
+                [
+                    f"{person.first}.{person.last}",
+                    f"{person.first[0]}{person.last}",
+                    f"{person.first}{self.rng.randrange(1, 99)}",
+                    f"{person.last}_{person.first[0]}",
+                ]
+            )
+            .lower()
+            .replace(" ", "")
+            .replace("'", "")
+        )
+        domain = self.rng.choice(
+            [faker.free_email_domain(), faker.domain_name(), self.rng.choice(ODD_DOMAINS)]
+        )
         return self.rng.choice([f"{local}@{domain}", faker.email(), faker.company_email()])
 
     def phone(self, locale: str) -> str:
@@ -212,7 +252,9 @@ class Values:
         return number
 
     def card(self, locale: str) -> str:
-        kind = self.rng.choice(["visa16", "visa19", "mastercard", "amex", "discover", "jcb16", "diners", "maestro"])
+        kind = self.rng.choice(
+            ["visa16", "visa19", "mastercard", "amex", "discover", "jcb16", "diners", "maestro"]
+        )
         compact = self.fakers[locale].credit_card_number(kind)
         if kind == "amex":
             separator = self.rng.choice([" ", "-", ""])
@@ -243,7 +285,11 @@ class Values:
         """A street with its town and postcode: (street part, the whole block)."""
         faker = self.fakers["en_US" if locale == "en_IN" else locale]
         street = self.street(locale)
-        town = f"{faker.city()}, {faker.postcode()}" if locale != "en_US" else f"{faker.city()}, {faker.state_abbr()} {faker.postcode()}"
+        town = (
+            f"{faker.city()}, {faker.postcode()}"
+            if locale != "en_US"
+            else f"{faker.city()}, {faker.state_abbr()} {faker.postcode()}"
+        )
         separator = self.rng.choice(["\n", ", "]) if "\n" not in street else "\n"
         return street, f"{street}{separator}{town}"
 
@@ -272,7 +318,16 @@ class Values:
 # Templates. `{slot}` is a labelled value; `[word]` is unlabelled filler. Every fourth template of each family
 # is held out from tuning (see module docstring).
 
-GREETINGS = ("Hi,", "Hello,", "Hi there,", "Dear support,", "Good morning,", "hey", "Hello team,", "To whom it may concern,")
+GREETINGS = (
+    "Hi,",
+    "Hello,",
+    "Hi there,",
+    "Dear support,",
+    "Good morning,",
+    "hey",
+    "Hello team,",
+    "To whom it may concern,",
+)
 CLOSINGS = ("Thanks,", "Regards,", "Best,", "Many thanks,", "Cheers,", "Kind regards,", "thx", "Sincerely,")
 
 SENTENCES: dict[str, tuple[str, ...]] = {
@@ -611,12 +666,31 @@ class Generator:
         order = f"ORD-{rng.randrange(100000, 999999)}"
         product = rng.choice(PRODUCTS)
         sku = rng.choice(SKUS)
-        amount = rng.choice([f"${rng.randrange(5, 900)}.{rng.randrange(100):02d}", f"£{rng.randrange(5, 400)}", f"{rng.randrange(5, 900)} EUR", f"{rng.randrange(5, 900)}.00 USD"])
+        amount = rng.choice(
+            [
+                f"${rng.randrange(5, 900)}.{rng.randrange(100):02d}",
+                f"£{rng.randrange(5, 400)}",
+                f"{rng.randrange(5, 900)} EUR",
+                f"{rng.randrange(5, 900)}.00 USD",
+            ]
+        )
         day = self.values.fakers["en_US"].date_between("-90d", "+30d")
-        date = rng.choice([day.strftime("%d/%m/%Y"), day.strftime("%B %-d"), day.isoformat(), day.strftime("%-d %b"), day.strftime("%m/%d")])
+        date = rng.choice(
+            [
+                day.strftime("%d/%m/%Y"),
+                day.strftime("%B %-d"),
+                day.isoformat(),
+                day.strftime("%-d %b"),
+                day.strftime("%m/%d"),
+            ]
+        )
         qty = rng.randrange(1, 6)
         tracking = rng.choice(
-            [f"1Z{rng.randrange(10**6):06d}{rng.randrange(10**10):010d}", f"TBA{rng.randrange(10**11):011d}", f"{rng.randrange(10**11, 10**12)}"]
+            [
+                f"1Z{rng.randrange(10**6):06d}{rng.randrange(10**10):010d}",
+                f"TBA{rng.randrange(10**11):011d}",
+                f"{rng.randrange(10**11, 10**12)}",
+            ]
         )
         sentences = [
             f"I ordered {qty} {product}s ({sku}) on {date} and only one arrived.",
@@ -633,13 +707,13 @@ class Generator:
             f"The store in Denver had {qty} in stock on {date}.",
             f"Please cancel {order}; I found the {product} cheaper.",
             f"Room 4 at the campsite was fine, the {product} was not.",
-            f"Version 2.3.1 of your app crashes at checkout, step 3 of 4.",
+            "Version 2.3.1 of your app crashes at checkout, step 3 of 4.",
             f"Can you price match {amount} from the Boston store?",
             f"The {product} weighs 1.8 kg, not 1.2 kg as listed.",
             f"{staff.first} was super helpful on the phone yesterday at 3:45 pm.",
             f"Refund {order} to the original payment method, please.",
             f"Your {product} page says 20% off until {date}.",
-            f"I rated it 5/5 for the first 30 days, then the zip broke.",
+            "I rated it 5/5 for the first 30 days, then the zip broke.",
             f"Ticket TCK-{rng.randrange(1000, 99999)} is still open after {qty} weeks.",
         ]
         picked = rng.sample(sentences, k=rng.randint(1, 4))
@@ -682,7 +756,11 @@ class GeneratedReport:
     seconds: float = 0.0
 
     def recall(self, kinds: Iterable[str] | None = None, *, held: bool | None = None) -> float:
-        labelled = self.labelled if held is None else (self.labelled_held if held else self.labelled - self.labelled_held)
+        labelled = (
+            self.labelled
+            if held is None
+            else (self.labelled_held if held else self.labelled - self.labelled_held)
+        )
         found = self.found if held is None else (self.found_held if held else self.found - self.found_held)
         chosen = list(labelled) if kinds is None else list(kinds)
         total = sum(labelled[k] for k in chosen)
@@ -745,7 +823,9 @@ def evaluate(
     return report
 
 
-def format_report(report: GeneratedReport, seed: int, n_messages: int, n_clean: int, examples: int = 3) -> str:
+def format_report(
+    report: GeneratedReport, seed: int, n_messages: int, n_clean: int, examples: int = 3
+) -> str:
     lines = [
         f"PII on freshly generated support messages: seed {seed} (replay: python -m bench.pii_generated --seed {seed})",
         f"{n_messages} messages with PII ({', '.join(LOCALES)}), {n_clean} PII-free messages",
@@ -762,7 +842,9 @@ def format_report(report: GeneratedReport, seed: int, n_messages: int, n_clean: 
             f"{report.recall([kind], held=True) if report.labelled_held[kind] else float('nan'):8.3f}"
         )
     structured = [k for k in STRUCTURED_TYPES if report.labelled[k]]
-    held_names = report.names_held_out_found / report.names_held_out if report.names_held_out else float("nan")
+    held_names = (
+        report.names_held_out_found / report.names_held_out if report.names_held_out else float("nan")
+    )
     lines += [
         "",
         f"structured types recall      {report.recall(structured):.3f}",

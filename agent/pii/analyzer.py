@@ -8,12 +8,13 @@ from typing import Any
 import regex
 from presidio_analyzer import AnalyzerEngine, RecognizerResult
 
+from agent.pii.gazetteer import surnames
 from agent.pii.names import propagate_names
 from agent.pii.recognizers.person import is_name_word
 
 # Deskpilot's own identifiers, placeholders and amounts: tools need them verbatim and none is personal.
 PROTECTED = regex.compile(
-    r"\b(?:ORD|CUS|TCK|RF|APR|APV|REQ|INV|SKU)-[A-Z0-9][A-Z0-9\-]*\b"  # order, customer, ticket, refund...
+    r"\b(?i:ORD|CUS|TCK|RF|APR|APV|REQ|INV|SKU)-[A-Za-z0-9][A-Za-z0-9\-]*\b"  # order, customer, ticket...
     r"|(?<![@.\w])[A-Z]{2,5}(?:-[A-Z0-9]{1,12}){1,4}\b(?![@]|\.\w)"  # SKUs, other codes: NB-TENT-2P (not in e-mails)
     r"|\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"  # request UUIDs
     r"|\b(?:apr|conv|key)_[0-9a-f]{8,32}\b"  # approval, conversation and API key ids (api.models.new_id)
@@ -30,6 +31,20 @@ class DeskpilotAnalyzer(AnalyzerEngine):
     to their other mentions in the same message.
     """
 
+    _english_words: frozenset[str] | None = None
+
+    def _names_a_thing(self, text: str, result: RecognizerResult) -> bool:
+        """ "the Victoria Falls water filter", "3 Sierra Camp stoves": counted or determined, and ending in an
+        English word that is no surname, it is a thing ("a Harvey Leach concert" stays a name)."""
+        if _THING_BEFORE.search(text, max(0, result.start - 12), result.start) is None:
+            return False
+        if self._english_words is None:
+            from agent.pii.engine import english_words
+
+            self._english_words = english_words(self.nlp_engine.nlp[self.supported_languages[0]])  # type: ignore[attr-defined]
+        last = _last_word(text[result.start : result.end])
+        return last in self._english_words and last not in surnames()
+
     def analyze(self, text: str, language: str, **kwargs: Any) -> list[RecognizerResult]:  # type: ignore[override]
         allow_list = kwargs.pop("allow_list", None) or ()
         if kwargs.get("nlp_artifacts") is None and _shouting(text):
@@ -39,7 +54,7 @@ class DeskpilotAnalyzer(AnalyzerEngine):
         results = super().analyze(text, language, **kwargs)
         results = spare_protected(text, results)
         results = [r for r in results if r.entity_type != "PERSON" or _has_name_word(text[r.start : r.end])]
-        results = [r for r in results if r.entity_type != "PERSON" or not _names_a_thing(text, r)]
+        results = [r for r in results if r.entity_type != "PERSON" or not self._names_a_thing(text, r)]
         results = spare_allowed(text, results, allow_list)
         results = results + propagate_names(text, results)
         results = spare_allowed(text, results, allow_list)
@@ -54,9 +69,9 @@ _THING_BEFORE = regex.compile(
 )
 
 
-def _names_a_thing(text: str, result: RecognizerResult) -> bool:
-    # "the Victoria Falls water filter", "3 Sierra Camp stoves": a person is rarely counted or determined.
-    return _THING_BEFORE.search(text, max(0, result.start - 12), result.start) is not None
+def _last_word(value: str) -> str:
+    words = value.split()
+    return words[-1].strip(".,;:!?'\"").lower() if words else ""
 
 
 def _shouting(text: str) -> bool:
@@ -69,7 +84,9 @@ def _has_name_word(value: str) -> bool:
     return any(is_name_word(word.strip(".,;:!?'\"")) for word in value.split())
 
 
-def spare_allowed(text: str, results: list[RecognizerResult], allow_list: Iterable[str]) -> list[RecognizerResult]:
+def spare_allowed(
+    text: str, results: list[RecognizerResult], allow_list: Iterable[str]
+) -> list[RecognizerResult]:
     """Drop values the tenant allows (its staff names), whatever their case; a name only when every word of
     it is allowed, so a customer who shares a staff member's first name is still redacted."""
     allowed = {value.casefold() for value in allow_list}
@@ -81,7 +98,8 @@ def spare_allowed(text: str, results: list[RecognizerResult], allow_list: Iterab
         value = text[result.start : result.end].casefold()
         if value in allowed:
             continue
-        if result.entity_type == "PERSON" and all(w.strip(".,") in words for w in value.split()):
+        name_words = [w.strip(".,;:!") for w in value.split() if is_name_word(w.strip(".,;:!"))]
+        if result.entity_type == "PERSON" and name_words and all(w in words for w in name_words):
             continue
         kept.append(result)
     return kept

@@ -143,6 +143,9 @@ def _repeated_names(text: str, results: list[RecognizerResult]) -> list[Recogniz
     for word in sorted(words, key=len, reverse=True):
         if word.lower() in NOT_NAMES:
             continue
-        pattern = regex.compile(r"(?<![\p{L}\d])" + regex.escape(word) + r"(?![\p{L}\d])")
+        # A full name also in another case: "From: Harish Zachariah" and a signature "harish zachariah"
+        # are one person; a single word only as written ("Orchestra" is not "orchestra").
+        flags = regex.IGNORECASE if " " in word else 0
+        pattern = regex.compile(r"(?<![\p{L}\d])" + regex.escape(word) + r"(?![\p{L}\d])", flags)
         out.extend(_person(m.start(), m.end(), "the same name again") for m in pattern.finditer(text))
     return out

@@ -41,7 +41,7 @@ _USPS_SUFFIXES = (
     "trfy trail trl trailer trlr tunnel tunl turnpike tpke underpass upas union un unions uns valley vly "
     "valleys vlys via viaduct vdct view vw views vws village vlg villages vlgs ville vl vista vis walk "
     "walks wall way ways well wl wells wls"
-).split()
+).split()  # noqa: SIM905 - a word table reads better as text
 _AU_ROAD_TYPES = (
     "access alleyway amble anchorage approach artery basin block brace brae break broadway brow byway "
     "centre centreway chase circlet circuit circus close colonnade concourse copse corso courtyard cross "
@@ -52,8 +52,8 @@ _AU_ROAD_TYPES = (
     "quadrant quay quays ramble range reach reserve retreat ride ridgeway ring rise riverway riviera "
     "roadside roadway ronde rosebowl rotary round siding slope sound stairs steps strand strip subway tarn "
     "thoroughfare tollway top tor towers triangle trunkway turn upper vale villas wade walkway wynd"
-).split()
-_UK_STREET_TYPES = "mews wharf yard hill gardens grove drove wynd gate fold croft oaks woods wood".split()  # noqa: SIM905
+).split()  # noqa: SIM905 - a word table reads better as text
+_UK_STREET_TYPES = "mews wharf yard hill gardens grove drove wynd gate fold croft oaks woods wood str".split()  # noqa: SIM905
 # Street types that are also everyday nouns ("2 Summit Light tents"): trusted only when the line ends or
 # goes on with a function word, not with another noun.
 _CORE_TYPES = frozenset(
@@ -65,7 +65,8 @@ _STREET_TYPES = (
     _TWO_WORD_TYPES
     + "|"
     + "|".join(
-        regex.escape(t) for t in sorted(set(_USPS_SUFFIXES + _AU_ROAD_TYPES + _UK_STREET_TYPES), key=len, reverse=True)
+        regex.escape(t)
+        for t in sorted(set(_USPS_SUFFIXES + _AU_ROAD_TYPES + _UK_STREET_TYPES), key=len, reverse=True)
     )
 )
 # Continental street words that end a compound (Bahnhofstrasse 9, Mellemvej 32, Kiannonkatu 98).
@@ -101,7 +102,14 @@ class StreetAddressRecognizer(NearbyWordsContext, PatternRecognizer):
     PATTERNS = [
         Pattern(
             "number, name and street type (strong)",
-            r"\b(?:\d{1,5}/)?\d{1,6}[A-Za-z]?(?:" + _SP + r"\d{1,5})?" + _SP + r"(?:" + _TITLE_WORD + _SP + r"){1,4}"
+            r"\b(?:\d{1,5}/)?\d{1,6}[A-Za-z]?(?:"
+            + _SP
+            + r"\d{1,5})?"
+            + _SP
+            + r"(?:"
+            + _TITLE_WORD
+            + _SP
+            + r"){1,4}"
             r"(?i:" + _STREET_TYPES + r")\b\.?",
             0.7,
         ),
@@ -207,6 +215,15 @@ class StreetAddressRecognizer(NearbyWordsContext, PatternRecognizer):
         source = _capitalised(text) if text == text.lower() else text
         results = super().analyze(source, entities, nlp_artifacts, regex_flags)
         results = [r for r in results if not _looks_like_goods(source, r)]
+        if source is not text:
+            # Without capitals, only street-type lines count, and never across a sentence end.
+            results = [
+                r
+                for r in results
+                if r.analysis_explanation is not None
+                and r.analysis_explanation.pattern_name not in _CAPITALS_ONLY
+                and ". " not in source[r.start : r.end]
+            ]
         grown = [self._grow(source, result) for result in results]
         return _merge_overlapping(grown)
 
@@ -234,22 +251,35 @@ def _capitalised(text: str) -> str:
     """Capital initials, and postcodes in capitals; same length, so offsets carry over."""
     text = _LOWER_CODE.sub(lambda m: m.group().upper(), text)
     return regex.sub(
-        r"(?<![\p{L}'’\d])\p{Ll}", lambda m: m.group().upper() if len(m.group().upper()) == 1 else m.group(), text
+        r"(?<![\p{L}'’\d])\p{Ll}",
+        lambda m: m.group().upper() if len(m.group().upper()) == 1 else m.group(),
+        text,
     )
 
 
 _QUANTITY_BEFORE = regex.compile(
-    r"(?i:\b(?:ordered|bought|buy|got|received|purchased|returned|return|need|want|of|x|qty|only|all|"
+    r"(?i:\b(?:ordered|bought|buy|got|received|purchased|returned|return|need|want|x|qty|"
     r"\d+\s*x)[ \t]+)\Z"
 )
 _NEXT_WORD = regex.compile(r"[ \t]+(\p{L}+)")
 _MONTHS = regex.compile(
-    r"(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?[ \t]", regex.IGNORECASE
+    r"(?:jan|january|feb|february|mar|march|apr|april|may|jun|june|jul|july|aug|august|sep|sept|september|"
+    r"oct|october|nov|november|dec|december)\b\.?[ \t]",
+    regex.IGNORECASE,
+)
+
+
+_ADVERBS = frozenset(
+    "instead please pls thanks thx asap today tomorrow yesterday now soon already again yet anymore ok "  # noqa: SIM905
+    "since till until sorry".split()
+)
+_CAPITALS_ONLY = frozenset(
+    {"number, name and number (weak)", "unit (weak)", "name, street word and number (strong)"}
 )
 
 
 def _looks_like_goods(text: str, result: RecognizerResult) -> bool:
-    """"I ordered 3 Aspen Creek sleeping bags", "8 Nov. The Aspen Creek": a quantity or a date, not a house."""
+    """ "I ordered 3 Aspen Creek sleeping bags", "8 Nov. The Aspen Creek": a quantity or a date, not a house."""
     value = text[result.start : result.end]
     number = regex.match(r"[\d/]+[A-Za-z]?[ \t]+", value)
     if not number:
@@ -263,7 +293,11 @@ def _looks_like_goods(text: str, result: RecognizerResult) -> bool:
         return False
     following = _NEXT_WORD.match(text, result.end)
     # An address line ends, or goes on with a connector ("since May", "in Leeds"); goods go on with a noun.
-    return bool(following) and following.group(1)[0].islower() and following.group(1).lower() not in STOP_WORDS
+    return (
+        bool(following)
+        and following.group(1)[0].islower()
+        and following.group(1).lower() not in STOP_WORDS | _ADVERBS
+    )
 
 
 # "Apt. 675 62314 " or "3536 " directly before the street on the same line.
@@ -274,8 +308,9 @@ _LEADING_PARTS = regex.compile(
 _LINE_TOKEN = regex.compile(
     r"[ \t]*,?[ \t]*(?:"
     + _UNIT
-    + r"|[A-Z]{1,2}\d[A-Z\d]?[ ]?\d[A-Z]{2}\b|[A-Z]\d[\dW][ ]?[A-Z\d]{4}\b"  # UK postcode, Eircode
-    + r"|\d{2,6}(?:[ \-]\d{2,4})?|[\p{Lu}][\p{L}'’.\-]*|\(\p{L}+\)|nan\b|[A-Z]\d[A-Z][ ]?\d[A-Z]\d"
+    # UK postcode, Eircode, Canadian postcode
+    + r"|[A-Z]{1,2}\d[A-Z\d]?[ ]?\d[A-Z]{2}\b|[A-Z]\d[\dW][ ]?[A-Z\d]{4}\b|[A-Z]\d[A-Z][ ]?\d[A-Z]\d\b"
+    + r"|\d{2,6}(?:[ \-]\d{2,4})?|[\p{Lu}][\p{L}'’.\-]*|\(\p{L}+\)|nan\b"
     # place-name particles: Soto del Barco, Ostrov nad Ohří, Frankfurt am Main
     r"|(?:de|del|la|le|les|van|von|der|den|nad|na|u|do|da|di|dos|das|am|an|im|sur|upon|on|og)"
     r"(?=[ \t]+\p{Lu}))"
@@ -294,6 +329,8 @@ def _address_tokens(text: str, pos: int, limit: int) -> int:
         if word in _CLOSINGS or word == "i":
             break
         end = match.end()
+        if end - pos > len(match.group()) and _POSTCODE_LIKE.fullmatch(match.group().strip(" \t,")):
+            break  # the postcode closes the line ("KY 48328 Please text me")
     return end
 
 
@@ -321,10 +358,10 @@ def _grow_below(text: str, end: int, max_lines: int = 5) -> int:
                 pos = line_end
                 continue
             break
-        if ":" in line or "@" in line or _PHONE_LIKE.search(line):
+        if ":" in line or "@" in line or _PHONE_LIKE.fullmatch(line.strip()):
             break
         stop = _address_tokens(text, body, limit=6)
-        if stop == body:
+        if stop == body or _PHONE_LIKE.search(text, body, stop):
             break
         end = pos = stop
         consumed = text[body:stop]

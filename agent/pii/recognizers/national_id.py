@@ -34,12 +34,18 @@ class NinoRecognizer(NearbyWordsContext, UkNinoRecognizer):
 class SinRecognizer(NearbyWordsContext, CaSinRecognizer):
     """Canadian Social Insurance Numbers: Presidio's Luhn-checked recognizer, dashes and our context added."""
 
-    PATTERNS = [*CaSinRecognizer.PATTERNS, Pattern("SIN dashed or spaced (medium)", r"\b[1-79]\d{2}[- ]\d{3}[- ]\d{3}\b", 0.5)]
+    PATTERNS = [
+        *CaSinRecognizer.PATTERNS,
+        Pattern("SIN dashed or spaced (medium)", r"\b[1-79]\d{2}[- ]\d{3}[- ]\d{3}\b", 0.5),
+    ]
     CONTEXT = ["sin", "social insurance", "nas", "assurance sociale", *_GENERIC]
 
     def __init__(self, supported_language: str = "en") -> None:
         super().__init__(
-            patterns=self.PATTERNS, context=self.CONTEXT, supported_language=supported_language, name="SinRecognizer"
+            patterns=self.PATTERNS,
+            context=self.CONTEXT,
+            supported_language=supported_language,
+            name="SinRecognizer",
         )
 
 
@@ -52,11 +58,16 @@ class TfnRecognizer(NearbyWordsContext, AuTfnRecognizer):
         Pattern("TFN grouped (weak)", r"\b\d{3}[ \-]\d{3}[ \-]\d{3}\b", 0.1),
         Pattern("TFN (very weak)", r"\b\d{9}\b", 0.01),
     ]
+    # A passing checksum and the number's own word: surer than a phone number's shape.
+    MIN_SCORE_WITH_CONTEXT = 0.8
     CONTEXT = ["tax file", "tfn", *_GENERIC]
 
     def __init__(self, supported_language: str = "en") -> None:
         super().__init__(
-            patterns=self.PATTERNS, context=self.CONTEXT, supported_language=supported_language, name="TfnRecognizer"
+            patterns=self.PATTERNS,
+            context=self.CONTEXT,
+            supported_language=supported_language,
+            name="TfnRecognizer",
         )
 
     def validate_result(self, pattern_text: str) -> bool | None:
@@ -67,10 +78,14 @@ class AadhaarRecognizer(NearbyWordsContext, InAadhaarRecognizer):
     """Indian Aadhaar numbers, Verhoeff check digit. As with the TFN, Presidio would make every twelve-digit
     run with a valid check digit (one in ten) certain; a valid one here still needs an Aadhaar word nearby."""
 
+    # A passing checksum and the number's own word: surer than a phone number's shape.
+    MIN_SCORE_WITH_CONTEXT = 0.8
     CONTEXT = ["aadhaar", "aadhar", "adhaar", "uidai", "uid", *_GENERIC]
 
     def __init__(self, supported_language: str = "en") -> None:
-        super().__init__(context=self.CONTEXT, supported_language=supported_language, name="AadhaarRecognizer")
+        super().__init__(
+            context=self.CONTEXT, supported_language=supported_language, name="AadhaarRecognizer"
+        )
 
     def validate_result(self, pattern_text: str) -> bool | None:
         return None if super().validate_result(pattern_text) else False
@@ -86,7 +101,10 @@ class PanRecognizer(NearbyWordsContext, InPanRecognizer):
 
     def __init__(self, supported_language: str = "en") -> None:
         super().__init__(
-            patterns=self.PATTERNS, context=self.CONTEXT, supported_language=supported_language, name="PanRecognizer"
+            patterns=self.PATTERNS,
+            context=self.CONTEXT,
+            supported_language=supported_language,
+            name="PanRecognizer",
         )
 
 
@@ -95,6 +113,8 @@ class PpsRecognizer(NearbyWordsContext, PatternRecognizer):
     letter (W, A, H, ...). Presidio ships no recognizer for it."""
 
     PATTERNS = [Pattern("PPS number (medium)", r"\b\d{7}[A-W][A-Z]?\b", 0.5)]
+    # A passing checksum and the number's own word: surer than a phone number's shape.
+    MIN_SCORE_WITH_CONTEXT = 0.8
     CONTEXT = ["pps", "ppsn", "personal public service", "revenue", *_GENERIC]
 
     def __init__(self, supported_language: str = "en") -> None:

@@ -80,7 +80,12 @@ _CUE_PATTERNS.append(
 
 def is_name_word(word: str) -> bool:
     bare = word.rstrip(".").lower()
-    return len(bare) >= 2 and bare not in STOP_WORDS and bare not in NOT_NAMES
+    return (
+        len(bare) >= 2
+        and bare not in STOP_WORDS
+        and bare not in NOT_NAMES
+        and not any(ch.isdigit() for ch in bare)  # tracking and product codes: TBA48016419391
+    )
 
 
 class NameCueRecognizer(LocalRecognizer):
@@ -113,13 +118,15 @@ class NameCueRecognizer(LocalRecognizer):
         results = []
         for pattern, score, lower_ok in _CUE_PATTERNS:
             for cue in pattern.finditer(text):
-                span = self._name_after(text, cue.end(), lower_ok or caseless, pos_at)
+                span = self._name_after(text, cue.end(), lower_ok or caseless, pos_at, strong=lower_ok)
+                if span and caseless and not lower_ok and not _in_gazetteer(text[span[0] : span[1]]):
+                    continue  # "IT'S UNUSED": without capitals a weak cue needs a known name after it
                 if span:
                     results.append(self._result(span, score, cue.group().strip()))
         return results
 
     def _name_after(
-        self, text: str, pos: int, lower_ok: bool, pos_at: dict[int, str]
+        self, text: str, pos: int, lower_ok: bool, pos_at: dict[int, str], *, strong: bool = False
     ) -> tuple[int, int] | None:
         start = end = None
         words = 0
@@ -129,7 +136,7 @@ class NameCueRecognizer(LocalRecognizer):
                 break
             word = match.group(1)
             initial = end is not None and _INITIAL.fullmatch(word) is not None and word[0].isupper()
-            if not initial and not self._acceptable(word, match.start(1), lower_ok, pos_at):
+            if not initial and not self._acceptable(word, match.start(1), lower_ok, pos_at, strong):
                 break
             start = match.start(1) if start is None else start
             end = match.end(1) - (1 if word.endswith(".") and not initial else 0)
@@ -143,13 +150,19 @@ class NameCueRecognizer(LocalRecognizer):
         return start, end
 
     @staticmethod
-    def _acceptable(word: str, offset: int, lower_ok: bool, pos_at: dict[int, str]) -> bool:
+    def _acceptable(word: str, offset: int, lower_ok: bool, pos_at: dict[int, str], strong: bool) -> bool:
         if not is_name_word(word) or not (lower_ok or word[0].isupper()):
             return False
         if pos_at.get(offset) in _NEVER_NAME_POS:
             return False
         # A capitalised common verb/adjective after "I'm" ("I'm Glad") is rare; a lower-case one is common.
-        return word[0].isupper() or pos_at.get(offset) in {"PROPN", "NOUN", "X", None}
+        # After "my name is", whatever the tagger makes of an unknown lower-case word ("colleen": ADJ).
+        return (
+            strong
+            or word[0].isupper()
+            or pos_at.get(offset) in {"PROPN", "NOUN", "X", None}
+            or _in_gazetteer(word)
+        )
 
     def _result(self, span: tuple[int, int], score: float, cue: str) -> RecognizerResult:
         explanation = AnalysisExplanation(
@@ -168,6 +181,13 @@ class NameCueRecognizer(LocalRecognizer):
                 RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
             },
         )
+
+
+def _in_gazetteer(value: str) -> bool:
+    from agent.pii.gazetteer import first_names, surnames
+
+    words = [regex.sub(r"['’]s$", "", w.lower()) for w in value.split()]
+    return words[0] in first_names() or words[-1].split("-")[0] in surnames()
 
 
 def _pos_by_offset(nlp_artifacts: NlpArtifacts | None) -> dict[int, str]:

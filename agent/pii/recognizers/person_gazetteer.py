@@ -20,6 +20,23 @@ _SPEAKER = regex.compile(r"^[ \t>]*(\p{L}[\p{L}'’\-]+)[ \t]*:", regex.MULTILIN
 _DETERMINERS = frozenset("the a an this that these those your our their its my his her".split())  # noqa: SIM905
 
 
+_CONTEXT = regex.compile(
+    r"(?i:\b(?:name|named|called|regards|thanks|thank\s+you|cheers|sincerely|best|dear|hi|hello|hey|from|"
+    r"mr|mrs|ms|miss|dr|recipient|holder|customer|contact|signed|attn|c/o|behalf|told|ask|spoke|for)\b)"
+)
+
+
+def _has_context(text: str, start: int, end: int) -> bool:
+    """A cue word in the 40 characters before the pair, or the pair alone on its line (a signature)."""
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    line = text[line_start : len(text) if line_end == -1 else line_end]
+    return (
+        line.strip(" \t,.;:-") == text[start:end]
+        or _CONTEXT.search(text, max(0, start - 40), start) is not None
+    )
+
+
 class GazetteerNameRecognizer(LocalRecognizer):
     """ "Clare Townsend again", "irene pugh-short", "michelle: ...": two adjacent words where the first is a
     known given name and the second a known surname (or, capitalised, any word that is not an English word),
@@ -34,10 +51,13 @@ class GazetteerNameRecognizer(LocalRecognizer):
     ENTITIES = ["PERSON"]
     NAME = "GazetteerNameRecognizer"
     SCORE = 0.6
+    WEAK_SCORE = 0.3
 
     def __init__(self, english_words: Iterable[str] = (), supported_language: str = "en") -> None:
         self.english_words = frozenset(english_words)
-        super().__init__(supported_entities=self.ENTITIES, supported_language=supported_language, name=self.NAME)
+        super().__init__(
+            supported_entities=self.ENTITIES, supported_language=supported_language, name=self.NAME
+        )
 
     def load(self) -> None:
         pass
@@ -55,36 +75,46 @@ class GazetteerNameRecognizer(LocalRecognizer):
             first, last = one.group(), two.group()
             if not (is_name_word(first) and is_name_word(last)) or first.lower() not in firsts:
                 continue
-            if i > 0 and words[i - 1].group().lower() in _DETERMINERS and words[i - 1].end() + 1 == one.start():
+            if (
+                i > 0
+                and words[i - 1].group().lower() in _DETERMINERS
+                and words[i - 1].end() + 1 == one.start()
+            ):
                 continue
-            if self._is_name(first, last, caseless, lasts):
-                results.append(self._result(one.start(), two.end(), "a known given name and surname"))
+            score = self._score(first, last, caseless, lasts)
+            if score and score < self.SCORE and _has_context(text, one.start(), two.end()):
+                score = self.SCORE
+            if score:
+                results.append(self._result(one.start(), two.end(), score, "a known given name and surname"))
         for speaker in _SPEAKER.finditer(text):
             word = speaker.group(1)
-            if word.lower() in firsts and is_name_word(word) and word.lower() not in self.english_words:
-                results.append(self._result(speaker.start(1), speaker.end(1), "a chat speaker's given name"))
+            if word.lower() in firsts and is_name_word(word):
+                results.append(
+                    self._result(speaker.start(1), speaker.end(1), self.SCORE, "a chat speaker's given name")
+                )
         return results
 
-    def _is_name(self, first: str, last: str, caseless: bool, lasts: frozenset[str]) -> bool:
+    def _score(self, first: str, last: str, caseless: bool, lasts: frozenset[str]) -> float | None:
         known_last = last.lower().split("-")[0] in lasts
         english = first.lower() in self.english_words, last.lower().split("-")[0] in self.english_words
+        capitalised = first[0].isupper() and last[0].isupper() and not caseless
+        if not capitalised and first[0].isupper() != last[0].isupper():
+            return None
         if all(english):
-            return False
-        capitalised = first[0].isupper() and last[0].isupper()
-        if capitalised and not caseless:
-            return known_last or not english[1]
-        if first[0].isupper() != last[0].isupper():
-            return False
-        return known_last
+            # "Victoria Falls", "dakota young": two English words are a name only with a cue (below).
+            return self.WEAK_SCORE if known_last else None
+        if capitalised:
+            return self.SCORE if known_last or not english[1] else None
+        return self.SCORE if known_last else None
 
-    def _result(self, start: int, end: int, why: str) -> RecognizerResult:
+    def _result(self, start: int, end: int, score: float, why: str) -> RecognizerResult:
         return RecognizerResult(
             entity_type="PERSON",
             start=start,
             end=end,
-            score=self.SCORE,
+            score=score,
             analysis_explanation=AnalysisExplanation(
-                recognizer=self.NAME, original_score=self.SCORE, textual_explanation=f"Name: {why}"
+                recognizer=self.NAME, original_score=score, textual_explanation=f"Name: {why}"
             ),
             recognition_metadata={
                 RecognizerResult.RECOGNIZER_NAME_KEY: self.NAME,

@@ -10,7 +10,7 @@ from agent.pii.recognizers.context import NearbyWordsContext
 
 # Digit groups separated by one space, dot or dash; not glued to letters or to our ids (ORD-123456).
 _EDGE_BEFORE = r"(?<![\w\-/.$€£+])(?<!\d,)"
-_EXTENSION = r"(?:[ ]?(?:x|ext\.?)[ ]?\d{1,5})?"
+_EXTENSION = r"(?:[ ]?,?[ ]?\(?(?:x|ext\.?|extension)[ ]?\d{1,5}\)?)?"
 _EDGE_AFTER = _EXTENSION + r"(?![\w/]|[-.,]\d)"
 _DATE_LIKE = re.compile(r"^(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4})$")
 
@@ -33,12 +33,12 @@ class GroupedPhoneRecognizer(NearbyWordsContext, PatternRecognizer):
         ),
         Pattern(
             "area code in parentheses (medium)",
-            _EDGE_BEFORE + r"\(\d{2,4}\)[ .\-]?\d{2,4}(?:[ .\-]\d{2,4}){1,3}" + _EDGE_AFTER,
+            _EDGE_BEFORE + r"(?:1[ .\-]?)?\(\d{2,4}\)[ .\-]?\d{2,4}(?:[ .\-]\d{2,4}){1,3}" + _EDGE_AFTER,
             0.6,
         ),
         Pattern(
             "grouped digits (weak)",
-            _EDGE_BEFORE + r"\d{2,5}(?:[ .\-]\d{2,6}){1,4}" + _EDGE_AFTER,
+            _EDGE_BEFORE + r"\d{1,5}(?:[ .\-]\d{2,6}){1,4}" + _EDGE_AFTER,
             0.3,
         ),
         Pattern("unbroken digits (very weak)", _EDGE_BEFORE + r"0?\d{7,11}" + _EDGE_AFTER, 0.1),
@@ -56,7 +56,8 @@ class GroupedPhoneRecognizer(NearbyWordsContext, PatternRecognizer):
         "desk",
         "call",
         "ring",
-        "text me",
+        "text",
+        "tel ",
         "sms",
         "whatsapp",
         "landline",
@@ -81,8 +82,25 @@ class GroupedPhoneRecognizer(NearbyWordsContext, PatternRecognizer):
             global_regex_flags=re.IGNORECASE,
         )
 
+    LINE_SCORE = 0.5
+
+    def enhance_using_context(
+        self, text, raw_recognizer_results, other_raw_recognizer_results, nlp_artifacts, context=None
+    ):  # type: ignore[no-untyped-def]
+        results = super().enhance_using_context(
+            text, raw_recognizer_results, other_raw_recognizer_results, nlp_artifacts, context
+        )
+        for result in results:
+            # A number alone on its line, as in a signature or a contact block, is a phone number.
+            line_start = text.rfind("\n", 0, result.start) + 1
+            line_end = text.find("\n", result.end)
+            line = text[line_start : len(text) if line_end == -1 else line_end]
+            if line.strip(" \t,.;:-") == text[result.start : result.end]:
+                result.score = max(result.score, self.LINE_SCORE)
+        return results
+
     def invalidate_result(self, pattern_text: str) -> bool:
-        main = re.split(r"\s?(?:x|ext\.?)\s?", pattern_text, flags=re.IGNORECASE)[0]
+        main = re.split(r"[\s,]*\(?(?:x|ext\.?|extension)\s?", pattern_text, flags=re.IGNORECASE)[0]
         digits = re.sub(r"\D", "", main)
         if not 7 <= len(digits) <= 15 or len(set(digits)) == 1:
             return True

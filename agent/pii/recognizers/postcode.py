@@ -32,7 +32,7 @@ class ZipCodeRecognizer(NearbyWordsContext, PatternRecognizer):
     PATTERNS = [
         Pattern(
             "code after a postcode cue (strong)",
-            r"(?<=\b" + _CUE + r"(?:\s+is)?\s*[:#\-]?\s*)" + _ANY_CODE + r"\b",
+            r"(?<=\b" + _CUE + r"(?:\s+(?i:is))?\s*[:#\-]?\s*)(?i:" + _ANY_CODE + r")\b",
             0.85,
         ),
         Pattern("US state and ZIP (medium)", r"(?<=,?\s\b[A-Z]{2}\s{1,2})\d{5}(?:-\d{4})?\b", 0.5),

@@ -55,6 +55,37 @@ POSITIVE = [
     ("EMAIL_ADDRESS", "write to dana.w@example.co.uk", "dana.w@example.co.uk"),
     ("US_SSN", "Here's my SSN: 023-01-0866", "023-01-0866"),
     ("IP_ADDRESS", "blocked from 165.165.185.178", "165.165.185.178"),
+    # Issue 14: values that leaked from fresh, generated support messages.
+    ("UK_NINO", "my SSN is JG 10 37 28 C", "JG 10 37 28 C"),
+    ("UK_NINO", "NI no: zt257425c", "zt257425c"),
+    ("CA_SIN", "My SIN is 464262120.", "464262120"),
+    ("CA_SIN", "SIN: 558 073 029", "558 073 029"),
+    ("AU_TFN", "my TFN 357-416-299", "357-416-299"),
+    ("AU_TFN", "Tax File No. is 476216827", "476216827"),
+    ("IN_AADHAAR", "Aadhaar number: 2615-9982-5963", "2615-9982-5963"),
+    ("IN_PAN", "PAN card: JEPPA1996V", "JEPPA1996V"),
+    ("IE_PPS", "my PPS number is 5046631WA", "5046631WA"),
+    ("IE_PPS", "PPSN: 4212226EA", "4212226EA"),
+    ("US_ITIN", "ITIN: 912-91-3457", "912-91-3457"),
+    ("PHONE_NUMBER", "call 589.616.2940x975 after six", "589.616.2940x975"),
+    ("PHONE_NUMBER", "Mobile (0161) 4960650 (ext 9113)", "(0161) 4960650 (ext 9113)"),
+    ("PHONE_NUMBER", "Regards,\nKayla\n001-842-879-8358x069", "001-842-879-8358x069"),
+    ("STREET_ADDRESS", "Please ship it to 76625 Wells Light instead.", "76625 Wells Light"),
+    ("STREET_ADDRESS", "I live at 18622 Gibson Neck.", "18622 Gibson Neck"),
+    ("STREET_ADDRESS", "Deliver to 667 Sanders Dam please", "667 Sanders Dam"),
+    ("STREET_ADDRESS", "send it to 1078 Bradley Camp", "1078 Bradley Camp"),
+    ("STREET_ADDRESS", "My address is 89609 Walton Port.", "89609 Walton Port"),
+    ("STREET_ADDRESS", "Address:\nStudio 9\nFranklin Ways\nPort Kelly\nBA6 2NE", "Studio 9\nFranklin Ways"),
+    ("STREET_ADDRESS", "New address: Flat 52\nWood Forges", "Flat 52\nWood Forges"),
+    ("STREET_ADDRESS", "deliver to 5/71 Larry Heights, Sydney", "5/71 Larry Heights"),
+    ("STREET_ADDRESS", "please send it to 435 erika run, north carolinemouth", "435 erika run"),
+    ("EMAIL_ADDRESS", "mail zelda.quartermain@probe-mail.example", "zelda.quartermain@probe-mail.example"),
+    ("EMAIL_ADDRESS", "YOU CAN EMAIL ME AT RAKSHA@PAL-MENON.NET.", "RAKSHA@PAL-MENON.NET"),
+    ("PERSON", "Hello, Clare Townsend again - still waiting", "Clare Townsend"),
+    ("PERSON", "hi, my name is colleen fernandez", "colleen fernandez"),
+    ("PERSON", "the parcel was for irene pugh-short, my aunt", "irene pugh-short"),
+    ("PERSON", "Kind regards,\nRebecca", "Rebecca"),
+    ("PERSON", "Chat transcript\nAgent: Hi!\nMichelle: my order is late", "Michelle"),
 ]
 
 # (entity type that must not appear, text)
@@ -80,7 +111,27 @@ NEGATIVE = [
     ("DATE_OF_BIRTH", "My order from 03/14/2024 hasn't arrived"),
     ("CREDIT_CARD", "tracking 1234 5678 9012 3457 is stuck"),  # fails the Luhn check
     ("CREDIT_CARD", "tracking 1234 5678 9012 3456 is stuck"),  # no Luhn-valid card inside a longer number
+    ("CA_SIN", "SIN: 558 073 028"),  # fails the Luhn check
+    ("AU_TFN", "my TFN 357-416-298"),  # fails the weighted mod-11 check
+    ("AU_TFN", "order total 476216827 points"),  # a valid checksum alone is one number in eleven
+    ("IN_AADHAAR", "invoice 2615 9982 5963 attached"),  # valid Verhoeff digit, no Aadhaar word
+    ("IE_PPS", "PPS number 5046631XA"),  # wrong check letter
+    ("STREET_ADDRESS", "I ordered 2 Summit Light tents last week."),
+    ("STREET_ADDRESS", "I ordered 3 Aspen Creek sleeping bags on 8 Nov."),
+    ("PERSON", "Your Victoria Falls water filter page says 20% off."),
+    ("PERSON", "Tracking number TBA48016419391 hasn't moved."),
+    ("PERSON", "I'D LIKE TO RETURN IT, IT'S UNUSED AND IN THE ORIGINAL BOX."),
+    ("PHONE_NUMBER", "order ord-388292 was £164"),
 ]
+
+
+def test_staff_names_on_the_allow_list_stay(pii_analyzer: DeskpilotAnalyzer) -> None:
+    text = "JONATHAN GALLAGHER from your team was great. Thanks Jonathan! I'm Jonathan Smith."
+    found = [
+        text[r.start : r.end] for r in pii_analyzer.analyze(text, "en", allow_list=["Jonathan Gallagher"])
+    ]
+    assert "JONATHAN GALLAGHER" not in found and "Jonathan" not in found
+    assert "Jonathan Smith" in found  # a customer sharing a staff member's first name is still redacted
 
 
 def _types_covering(analyzer: DeskpilotAnalyzer, text: str, value: str) -> set[str]:
