@@ -199,7 +199,10 @@ class ConversationService:
         actor: str | None,
         channel: str = "api",
         images: tuple[ImageRef, ...] = (),
+        as_draft: bool = False,
     ) -> AsyncIterator[TurnEvent]:
+        """`as_draft`: the reply goes to staff, not the customer (a helpdesk note), so it is stored as a
+        draft; tools follow the usual rules (reads run, money-moving tools wait for approval)."""
         conversation = self.get(tenant=tenant, conversation_id=conversation_id)
         customer = self.resolve_customer(conversation, customer_id)
         await self._refuse_while_waiting(tenant, conversation_id)
@@ -220,7 +223,7 @@ class ConversationService:
             )
         )
         request = self._request(conversation, turn, customer, redacted, context, images=images)
-        async for event in self._run(turn, request, counts, draft=request.draft_only):
+        async for event in self._run(turn, request, counts, draft=request.draft_only or as_draft):
             yield event
 
     # --- a staff draft ----------------------------------------------------------------------------------
