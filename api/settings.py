@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     # After a rotation, the previous secrets still verify deliveries this long, so none is lost mid-switch.
     integration_secret_grace_hours: float = Field(default=24.0, ge=0, le=720)
 
+    # --- support-agent sidebar (api/sidebar) -------------------------------------------------------
+    # CSP frame-ancestors sources allowed to embed /sidebar, space-separated: your helpdesk's origin,
+    # e.g. "'self' https://acme.zendesk.com". Only those origins receive "Use draft" messages.
+    sidebar_frame_ancestors: str = Field(default="'self'", pattern=r"^[^;,\r\n]+$")
+
     # --- background jobs (api/jobs) ----------------------------------------------------------------
     # Unset: `serve` runs jobs in-process. Set (redis://host:6379/0): `serve` kicks `deskpilot worker`s.
     redis_url: str | None = None
