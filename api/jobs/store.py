@@ -49,8 +49,8 @@ def add_job(
     # waits for the other transaction and then finds its row, and the caller's transaction stays usable.
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     values = {column.name: getattr(row, column.name) for column in Job.__table__.columns}  # type: ignore[attr-defined]
-    inserted = session.execute(dialect.insert(Job).values(**values).on_conflict_do_nothing())
-    if inserted.rowcount == 0 and dedupe_key is not None:  # type: ignore[attr-defined]
+    insert = dialect.insert(Job).values(**values).on_conflict_do_nothing().returning(col(Job.id))
+    if session.execute(insert).scalar() is None and dedupe_key is not None:
         if (seen := _deduped(session, tenant, kind, dedupe_key)) is None:
             raise RuntimeError("a job with this dedupe key exists but is not visible to this transaction")
         return seen, False
@@ -80,16 +80,23 @@ def _due(now: Any) -> ColumnElement[bool]:
 def claim(engine: Engine, *, lease_s: float, job_id: str | None = None, limit: int = 1) -> list[Job]:
     """queued -> running with a lease and attempts + 1, in one statement; returns what this caller won.
 
-    PostgreSQL skips rows another worker is claiming (FOR UPDATE SKIP LOCKED); SQLite runs one writer at a
-    time, so the statement's own WHERE settles it."""
+    PostgreSQL skips rows another worker is claiming (FOR UPDATE SKIP LOCKED) in a materialized CTE: as
+    an `IN (subquery)` the planner may rescan the LIMITed subquery and claim more than `limit` rows.
+    SQLite runs one writer at a time, so the statement's own WHERE settles it."""
     now = utcnow()
     candidates = select(Job.id).where(_due(now))
     if job_id is not None:
         candidates = candidates.where(Job.id == job_id)
-    candidates = candidates.order_by(col(Job.run_after)).limit(limit).with_for_update(skip_locked=True)
+    picked = (
+        candidates.order_by(col(Job.run_after))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("picked")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+    )
     statement = (
         update(Job)
-        .where(col(Job.id).in_(candidates), _due(now))
+        .where(col(Job.id) == picked.c.id, _due(now))
         .values(
             status="running",
             attempts=col(Job.attempts) + 1,
