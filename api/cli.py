@@ -1,4 +1,4 @@
-"""The `deskpilot` command: serve, ask, seed, keys, audit, db, integrations, ingest, search."""
+"""The `deskpilot` command: serve, worker, ask, seed, keys, audit, db, integrations, tenant, ingest."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import typer
 from api.cli_eval import eval_cmd
 from api.cli_integrations import integrations_app
 from api.cli_knowledge import ingest, search
+from api.cli_tenant import tenant_app
 from api.settings import get_settings
 
 app = typer.Typer(help="Deskpilot support copilot.", no_args_is_help=True, add_completion=False)
@@ -24,6 +25,7 @@ db_app = typer.Typer(help="Database schema migrations (Alembic).", no_args_is_he
 app.add_typer(db_app, name="db")
 app.command("eval")(eval_cmd)
 app.add_typer(integrations_app, name="integrations")
+app.add_typer(tenant_app, name="tenant")
 
 
 def _engine() -> Any:
@@ -189,6 +191,17 @@ def keys_create(
     else:
         typer.echo(secret)
         typer.secho(f"key {row.id} for tenant {row.tenant}, scopes {','.join(row.scopes)}", err=True)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (key_...).")]) -> None:
+    """Revoke a key: it answers 401 from the next request on."""
+    from api.auth import revoke_key
+
+    if not revoke_key(_engine(), key_id):
+        typer.secho(f"error: no key {key_id}", fg="red", err=True)
+        raise typer.Exit(2)
+    typer.echo(f"key {key_id} revoked")
 
 
 @audit_app.command("verify")

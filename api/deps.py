@@ -10,7 +10,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth import Principal, authenticate
 from api.runtime import Runtime
-from api.settings import Settings
 
 SYSTEM_TENANT = "_system"  # audit events that belong to no tenant (failed logins)
 _bearer = HTTPBearer(auto_error=False, description="An API key created with `deskpilot keys create`.")

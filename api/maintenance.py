@@ -19,7 +19,9 @@ log = logging.getLogger(__name__)
 
 async def sweep(runtime: Any) -> None:
     expired = await runtime.approvals.expire_due()
-    stale = await run_in_threadpool(runtime.conversations.turns.mark_stale, runtime.settings.turn_stale_after_s)
+    stale = await run_in_threadpool(
+        runtime.conversations.turns.mark_stale, runtime.settings.turn_stale_after_s
+    )
     if expired or stale:
         log.info("maintenance: %d approvals expired, %d interrupted turns marked failed", len(expired), stale)
 

@@ -344,7 +344,7 @@ class TurnRunner:
             turn = session.get(Turn, turn_id)
         return turn if turn is not None and turn.tenant == tenant else None
 
-    def list(self, tenant: str, conversation_id: str, limit: int = 50) -> list[Turn]:
+    def of_conversation(self, tenant: str, conversation_id: str, limit: int = 50) -> list[Turn]:
         with Session(self.engine, expire_on_commit=False) as session:
             return list(
                 session.exec(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
@@ -38,7 +39,7 @@ def after_last_tool_call(messages: list[BaseMessage]) -> list[ToolMessage]:
     return []
 
 
-def last_customer_message_index(messages: list[BaseMessage]) -> int | None:
+def last_customer_message_index(messages: Sequence[BaseMessage]) -> int | None:
     for i in range(len(messages) - 1, -1, -1):
         if is_customer_message(messages[i]):
             return i

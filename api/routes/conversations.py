@@ -246,7 +246,7 @@ def get_conversation(
     rows = runtime.conversations.messages(
         tenant=principal.tenant, conversation_id=conversation_id, restore=_restore(principal, redacted)
     )
-    turns = runtime.conversations.turns.list(principal.tenant, conversation_id)
+    turns = runtime.conversations.turns.of_conversation(principal.tenant, conversation_id)
     return ConversationOut(
         id=conversation.id,
         customer_id=conversation.customer_id,

@@ -23,7 +23,9 @@ def put_settings(body: TenantSettingsPatch, runtime: RuntimeDep, principal: Admi
     try:
         return runtime.tenants.update(principal.tenant, body, actor=principal.key_id)
     except ValidationError as error:
-        problems = [{"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in error.errors()]
+        problems = [
+            {"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in error.errors()
+        ]
         raise InvalidInput(
             "; ".join(f"{p['field']}: {p['problem']}" for p in problems), problems=problems
         ) from None
