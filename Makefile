@@ -45,6 +45,7 @@ eval: install
 
 eval-pii: install
 	$(PY) -m bench.pii_eval
+	$(PY) -m bench.pii_generated
 
 eval-retrieval: install
 	$(PY) -m bench.retrieval_eval

@@ -10,6 +10,7 @@ BENCHMARKS = [
     "turn_latency",
     "pii_latency",
     "pii_eval",
+    "pii_generated",
     "knowledge_bench",
     "retrieval_eval",
     "cache_sim",
