@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     # e.g. "'self' https://acme.zendesk.com". Only those origins receive "Use draft" messages.
     sidebar_frame_ancestors: str = Field(default="'self'", pattern=r"^[^;,\r\n]+$")
 
+    # --- helpdesk channels (api/channels/helpdesk) and the OpenAI-compatible endpoint ---------------
+    public_url: str = "http://127.0.0.1:8000"  # how staff reach this service: links in helpdesk notes
+    webhook_max_body_bytes: int = Field(default=256_000, ge=1_000)  # larger deliveries answer 413
+    helpdesk_timeout_s: float = Field(default=10.0, gt=0)  # one note-back HTTP call
+
     # --- background jobs (api/jobs) ----------------------------------------------------------------
     # Unset: `serve` runs jobs in-process. Set (redis://host:6379/0): `serve` kicks `deskpilot worker`s.
     redis_url: str | None = None
