@@ -1,0 +1,74 @@
+"""Real `deskpilot serve` processes for fault tests: on a free port, killed with SIGKILL, restarted."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ServeProcess:
+    """`deskpilot serve` in its own process, with the environment a test gives it."""
+
+    def __init__(self, env: dict[str, str], *, port: int | None = None, log: Path | None = None) -> None:
+        self.port = port or free_port()
+        self.env = {**os.environ, **env, "DESKPILOT_PORT": str(self.port), "DESKPILOT_HOST": "127.0.0.1"}
+        self.log = log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 60.0) -> ServeProcess:
+        out: Any = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115 - lives with the process
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "serve"], env=self.env, cwd=REPO, stdout=out, stderr=out
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"deskpilot serve exited with {self.process.returncode}; see {self.log}")
+            try:
+                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.kill()
+        raise TimeoutError("deskpilot serve did not become ready")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hook runs, nothing is flushed, as when the machine loses power."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def __enter__(self) -> ServeProcess:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
