@@ -100,6 +100,10 @@ class Settings(BaseSettings):
     job_concurrency: int = Field(default=4, ge=1, le=256)  # jobs at once per process
     job_handlers: list[str] = []  # extra modules that register `@job_handler`s (JSON list)
 
+    # --- Slack (api/channels/slack) ----------------------------------------------------------------
+    slack_max_body_bytes: int = Field(default=256_000, ge=1_000)  # Slack's events and clicks are a few KB
+    slack_alerts_poll_s: float = Field(default=5.0, gt=0)  # alerts-only mode: new approvals and handoffs
+
     # --- demo --------------------------------------------------------------------------------------
     demo_tenant: str = "default"
 
