@@ -23,11 +23,29 @@ CANARIES = {
     "4111 1111 1111 1111": "CARD",
     "+1 415-555-0199": "PHONE",
     "742 Evergreen Terrace": "ADDRESS",
+    # Issue 14: national identifiers, a phone extension, USPS and UK street forms, an unknown domain,
+    # lower-case and unintroduced names.
+    "JG 10 37 28 C": "NINO",
+    "558 073 029": "SIN",
+    "357-416-299": "TFN",
+    "2615-9982-5963": "AADHAAR",
+    "JEPPA1996V": "PAN",
+    "5046631WA": "PPS",
+    "589.616.2940x975": "PHONE",
+    "zelda.quartermain@probe-mail.example": "EMAIL",
+    "76625 Wells Light": "ADDRESS",
+    "Wood Forges": "ADDRESS",
+    "irene pugh-short": "PERSON",
+    "Clare Townsend": "PERSON",
 }
 MESSAGE = (
     "I'm Priya Ramanathan, priya.ramanathan@example.org, card 4111 1111 1111 1111, phone "
     "+1 415-555-0199. Please send the replacement to 742 Evergreen Terrace, Springfield. "
-    "Where is {order}?"
+    "Where is {order}?\n"
+    "Also for my sister's order: my SSN is JG 10 37 28 C (UK), her SIN 558 073 029, TFN 357-416-299, "
+    "Aadhaar 2615-9982-5963, PAN JEPPA1996V, PPS number 5046631WA. Call 589.616.2940x975 or write to "
+    "zelda.quartermain@probe-mail.example. Ship to 76625 Wells Light, or to\nFlat 52\nWood Forges\n"
+    "Leeds LS6 2AB\nher name is irene pugh-short, and Clare Townsend again - still waiting"
 )
 
 
@@ -104,6 +122,8 @@ def test_no_raw_pii_outside_restored_replies(
         and first["redactions"].get("EMAIL")
         and first["redactions"].get("CARD")
     )
+    for kind in ("NINO", "SIN", "TFN", "AADHAAR", "PAN", "PPS"):
+        assert first["redactions"].get(kind), kind
     assert "Priya Ramanathan" in history["messages"][0]["content"]  # staff view, restored
     # ... and the same e-mail keeps its placeholder across turns (a stable, cacheable history).
     sent = [r.json for r in openai_stub.chat_requests]
