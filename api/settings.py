@@ -98,6 +98,7 @@ class Settings(BaseSettings):
     job_timeout_s: float = Field(default=600.0, gt=0)  # one attempt's limit
     job_poll_s: float = Field(default=1.0, gt=0)  # how often due retries and lost wake-ups are looked for
     job_concurrency: int = Field(default=4, ge=1, le=256)  # jobs at once per process
+    job_shutdown_grace_s: float = Field(default=10.0, ge=0)  # then running jobs are handed back unfinished
     job_handlers: list[str] = []  # extra modules that register `@job_handler`s (JSON list)
 
     # --- Slack (api/channels/slack) ----------------------------------------------------------------

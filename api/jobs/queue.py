@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_PAYLOAD_BYTES = 64_000
-SHUTDOWN_GRACE_S = 10.0
 _NUDGES = "deskpilot.jobs.nudges"
 
 
@@ -151,7 +150,7 @@ class JobQueue:
                 make_broker(self.settings),
                 runner.run_job,
                 concurrency=self.settings.job_concurrency,
-                grace_s=SHUTDOWN_GRACE_S,
+                grace_s=self.settings.job_shutdown_grace_s,
                 stop=stop,
             )
 
@@ -167,7 +166,7 @@ class JobQueue:
             self._runner = None
             poller.cancel()
             await asyncio.gather(poller, return_exceptions=True)
-            await runner.drain(SHUTDOWN_GRACE_S)
+            await runner.drain(self.settings.job_shutdown_grace_s)
 
 
 def _after_commit(session: Session, nudge: Callable[[], None]) -> None:

@@ -279,3 +279,18 @@ def test_a_commit_wakes_the_runner_without_waiting_for_a_poll(jobs_settings: Any
         job = enqueue(jobs, engine, kind="test.record")
         wait_for(lambda: status(jobs, job).status == "done", within_s=30)
     assert effects(engine, job.id) == 1
+
+
+def test_a_job_still_running_at_shutdown_is_handed_back_without_using_an_attempt(
+    jobs_settings: Any, engine: Any
+) -> None:
+    settings = jobs_settings.model_copy(update={"job_shutdown_grace_s": 0.1})
+    job_handlers.create_tables(engine)
+    with make_client(settings, engine) as client:
+        jobs = client.app.state.runtime.jobs
+        job = enqueue(jobs, engine, kind="test.record", payload={"sleep_s": 600})
+        wait_for(lambda: runs(engine, job.id) == 1)
+    back = JobQueue(engine=engine, settings=settings, audit=AuditLog(engine)).get(
+        tenant="default", job_id=job.id
+    )
+    assert (back.status, back.attempts, back.lease_until, effects(engine, job.id)) == ("queued", 0, None, 0)
