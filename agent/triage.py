@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.base import PRIORITIES, QUEUES
+from tools.base import Priority, Queue
 
 INTENTS = (
     "order_status",
@@ -30,8 +30,8 @@ class Triage(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    queue: Literal[QUEUES] = Field(description="Team that should handle the message.")  # type: ignore[valid-type]
-    priority: Literal[PRIORITIES] = Field(description="How soon it needs a human.")  # type: ignore[valid-type]
+    queue: Queue = Field(description="Team that should handle the message.")
+    priority: Priority = Field(description="How soon it needs a human.")
     intent: Literal[INTENTS] = Field(description="What the customer wants.")  # type: ignore[valid-type]
     language: str = Field(pattern=r"^[a-z]{2}$", description="ISO 639-1 code of the message's language.")
     sentiment: Literal[SENTIMENTS] = Field(description="The customer's tone.")  # type: ignore[valid-type]

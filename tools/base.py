@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from pydantic import BaseModel
 
@@ -46,7 +46,11 @@ class ToolSpec:
     check: Callable[[Any, ToolContext], list[str]] | None = None
 
 
-# Fixed vocabularies shared by routing, triage and escalation (the model picks from these, nothing else).
-QUEUES = ("billing", "shipping", "returns", "technical", "account", "general")
-PRIORITIES = ("low", "normal", "high", "urgent")
-ESCALATION_REASONS = ("billing_dispute", "angry_customer", "policy_exception", "technical", "other")
+# Fixed vocabularies shared by routing, triage and escalation (the model picks from these, nothing else):
+# each is a Literal once, and its tuple of values is derived from it.
+Queue = Literal["billing", "shipping", "returns", "technical", "account", "general"]
+Priority = Literal["low", "normal", "high", "urgent"]
+ReasonCategory = Literal["billing_dispute", "angry_customer", "policy_exception", "technical", "other"]
+QUEUES: tuple[str, ...] = get_args(Queue)
+PRIORITIES: tuple[str, ...] = get_args(Priority)
+ESCALATION_REASONS: tuple[str, ...] = get_args(ReasonCategory)

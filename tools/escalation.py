@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field
 
 from tools.access import owned_order
-from tools.base import ToolContext, ToolSpec
+from tools.base import ReasonCategory, ToolContext, ToolSpec
 from tools.fields import OrderNumber, ToolArgs
 from tools.routing import subject_line
 from tools.schemas import NewTicket
-
-ReasonCategory = Literal["billing_dispute", "angry_customer", "policy_exception", "technical", "other"]
 
 # Which human team picks each handoff up, and how fast.
 HANDOFF_ROUTES: dict[str, tuple[str, str]] = {

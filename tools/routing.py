@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field
 
 from tools.access import owned_order
-from tools.base import ToolContext, ToolSpec
+from tools.base import Priority, Queue, ToolContext, ToolSpec
 from tools.fields import OrderNumber, ToolArgs
 from tools.schemas import NewTicket
-
-Queue = Literal["billing", "shipping", "returns", "technical", "account", "general"]
-Priority = Literal["low", "normal", "high", "urgent"]
 
 
 class RouteTicketArgs(ToolArgs):

@@ -210,6 +210,16 @@ def test_tenant_settings_change_the_refund_decision(
     refused = next(c for c in after["tool_calls"] if c["name"] == "issue_refund")
     assert refused["status"] == "error" and "limit" in refused["result"]["message"]
 
+    assert (
+        client.put(
+            "/v1/tenant/settings", json={"max_refund_amount": 500, "max_refunds_per_day": 0}, headers=staff
+        ).status_code
+        == 200
+    )
+    _, capped = request_refund(client, staff, order)
+    daily = next(c for c in capped["tool_calls"] if c["name"] == "issue_refund")
+    assert daily["status"] == "error" and "refunds today" in daily["result"]["message"]
+
     # The other tenant's shop is untouched.
     acme_admin = bearer(seeded_engine, "acme", ("admin",))
     assert client.get("/v1/tenant/settings", headers=acme_admin).json()["max_refund_amount"] == 500.0

@@ -196,4 +196,15 @@ def test_docstring_states_the_rules_the_code_enforces() -> None:
     assert "default $500.00" in text and DEFAULT_POLICY.refund_limit_cents == 50_000
     low, high = DEFAULT_POLICY.refund_days
     assert f"{low}-{high} business days" in text
-    assert len(re.findall(r"^\d+\. ", policy_module.__doc__ or "", flags=re.MULTILINE)) == 9
+    assert f"default {DEFAULT_POLICY.max_refunds_per_day}, set per shop" in text
+    assert len(re.findall(r"^\d+\. ", policy_module.__doc__ or "", flags=re.MULTILINE)) == 10
+
+
+def test_the_daily_refund_limit_refuses_the_one_past_it() -> None:
+    from tools.errors import PolicyViolation
+    from tools.policy import TenantPolicy, check_daily_refunds
+
+    policy = TenantPolicy(max_refunds_per_day=3)
+    assert "2 of the shop's 3" in check_daily_refunds(2, policy)
+    with pytest.raises(PolicyViolation, match="limit of 3 refunds today"):
+        check_daily_refunds(3, policy)

@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import get_args
 
 from tools import SENSITIVE_TOOLS, TOOLS
-from tools.base import ESCALATION_REASONS, PRIORITIES, QUEUES
+from tools.base import ESCALATION_REASONS, PRIORITIES, QUEUES, Priority, Queue
 from tools.escalation import HANDOFF_ROUTES, ReasonCategory
-from tools.routing import Priority, Queue
 
 REPO = Path(__file__).resolve().parents[2]
 DUMP = (
