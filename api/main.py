@@ -21,10 +21,15 @@ from api.routes import (
     integrations,
     jobs,
     knowledge,
+    sidebar,
+    slack,
+    staff,
     tenant,
     triage,
     usage,
+    webhooks,
 )
+from api.routes.docs import install_docs
 from api.runtime import open_runtime
 from api.settings import Settings, get_settings
 
@@ -49,6 +54,8 @@ def create_app(settings: Settings | None = None, **runtime_overrides: Any) -> Fa
         version="0.1.0",
         summary="Support copilot: grounded answers, validated tools, PII redaction, audit log.",
         lifespan=lifespan,
+        docs_url=None,  # served from the package by install_docs, not from a CDN
+        redoc_url=None,
     )
     install_error_handlers(app)
     app.include_router(health.router)
@@ -63,4 +70,9 @@ def create_app(settings: Settings | None = None, **runtime_overrides: Any) -> Fa
     app.include_router(jobs.router)
     app.include_router(feedback.router)
     app.include_router(tenant.router)
+    app.include_router(webhooks.router)
+    app.include_router(slack.router)
+    app.include_router(staff.router)
+    app.include_router(sidebar.router)
+    install_docs(app)
     return app

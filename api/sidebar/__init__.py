@@ -1,0 +1,1 @@
+"""The support-agent sidebar: its queue, writing aids, cited passages and page (static/)."""
