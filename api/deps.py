@@ -9,6 +9,8 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth import Principal, authenticate
+from api.errors import Unavailable
+from api.models import SCOPES
 from api.runtime import Runtime
 
 SYSTEM_TENANT = "_system"  # audit events that belong to no tenant (failed logins)
@@ -64,11 +66,14 @@ def require_scope(*scopes: str) -> Callable[..., Principal]:
 
 def get_knowledge_base(runtime: RuntimeDep) -> Any:
     if runtime.knowledge is None:
-        raise HTTPException(503, "the knowledge base is not configured")
+        raise Unavailable("the knowledge base is not configured")
     return runtime.knowledge
 
+
+KnowledgeDep = Annotated[Any, Depends(get_knowledge_base)]
 
 AgentKey = Annotated[Principal, Depends(require_scope("agent", "integration", "admin"))]
 AdminKey = Annotated[Principal, Depends(require_scope("admin"))]
 ApproverKey = Annotated[Principal, Depends(require_scope("approve"))]
 IntegrationKey = Annotated[Principal, Depends(require_scope("integration", "admin"))]
+AnyKey = Annotated[Principal, Depends(require_scope(*SCOPES))]

@@ -42,6 +42,16 @@ class PayloadTooLarge(ApiError):
     code = "payload_too_large"
 
 
+class UnsupportedMediaType(ApiError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+class Unavailable(ApiError):
+    status_code = 503
+    code = "unavailable"
+
+
 def error_body(code: str, message: str, **details: object) -> dict[str, object]:
     return {"error": {"code": code, "message": message, **({"details": details} if details else {})}}
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, UploadFile
+from fastapi import APIRouter, File, Form, Query, UploadFile
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import Principal, get_knowledge_base, require_scope
-from api.models import SCOPES
+from api.deps import AdminKey, AnyKey, KnowledgeDep
+from api.errors import InvalidInput, NotFoundError, PayloadTooLarge, UnsupportedMediaType
 from knowledge.ingest import ingest_bytes
 from knowledge.loaders import UnreadableDocument, UnsupportedDocument
 from knowledge.models import DocumentInfo, IngestReport, Passage
@@ -17,10 +17,6 @@ from knowledge.models import DocumentInfo, IngestReport, Passage
 router = APIRouter(prefix="/v1/knowledge", tags=["knowledge"])
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
-
-AdminKey = Annotated[Principal, Depends(require_scope("admin"))]
-AnyKey = Annotated[Principal, Depends(require_scope(*SCOPES))]
-KnowledgeDep = Annotated[Any, Depends(get_knowledge_base)]
 
 
 class DocumentList(BaseModel):
@@ -45,15 +41,15 @@ async def upload_document(
     """Add or replace one document; re-uploading the same file name (or source) updates it in place."""
     data = await file.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
-        raise HTTPException(413, f"the file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
+        raise PayloadTooLarge(f"the file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
     try:
         return await run_in_threadpool(
             ingest_bytes, kb, principal.tenant, file.filename or "upload", data, source
         )
     except UnsupportedDocument as error:
-        raise HTTPException(415, str(error)) from error
+        raise UnsupportedMediaType(str(error)) from error
     except UnreadableDocument as error:
-        raise HTTPException(422, str(error)) from error
+        raise InvalidInput(str(error)) from error
 
 
 @router.get("/documents", response_model=DocumentList)
@@ -65,7 +61,7 @@ async def list_documents(principal: AdminKey, kb: KnowledgeDep) -> DocumentList:
 @router.delete("/documents/{document_id}", status_code=204)
 async def delete_document(document_id: str, principal: AdminKey, kb: KnowledgeDep) -> None:
     if not await run_in_threadpool(kb.delete_document, principal.tenant, document_id):
-        raise HTTPException(404, f"document {document_id} not found")
+        raise NotFoundError(f"document {document_id} not found")
 
 
 @router.get("/search", response_model=SearchResults)

@@ -10,12 +10,10 @@ from sqlmodel import Session
 
 from agent.triage import Triage
 from agent.triage_service import TriageService
-from api.auth import Principal
-from api.deps import RuntimeDep, require_scope
+from api.deps import IntegrationKey, RuntimeDep
 from api.models import UsageRecord
 
 router = APIRouter(prefix="/v1/triage", tags=["triage"])
-IntegrationKey = Annotated[Principal, Depends(require_scope("integration", "admin"))]
 
 
 class TriageIn(BaseModel):

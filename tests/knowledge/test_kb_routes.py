@@ -109,8 +109,8 @@ def test_pdf_and_html_uploads(client: TestClient) -> None:
     ("name", "data", "status", "code"),
     [
         ("tool.exe", b"MZ\x90\x00", 415, "unsupported_media_type"),
-        ("broken.pdf", b"%PDF-1.4 not really", 422, "http_error"),
-        ("empty.md", b"", 422, "http_error"),
+        ("broken.pdf", b"%PDF-1.4 not really", 422, "invalid_request"),
+        ("empty.md", b"", 422, "invalid_request"),
     ],
 )
 def test_bad_uploads_get_json_errors(
