@@ -1,4 +1,4 @@
-"""PII recall on freshly generated support messages (Faker, six English locales) and over-redaction on PII-free ones.
+"""PII recall on freshly generated support messages (Faker, six English locales); over-redaction too.
 
 Every run draws a new seed (printed, so a failure can be replayed with `--seed`). Templates are split into a
 tuning part and a held-out part (`held_out`), and so are the names (`agent.pii.gazetteer.is_held_out`): the
@@ -475,7 +475,7 @@ class Message:
 
 
 class _Builder:
-    """Concatenates pieces, recording where each labelled value lands; applies the message's case and typos."""
+    """Concatenates pieces and records where each labelled value lands; applies case and typos."""
 
     def __init__(self, rng: random.Random, case: str, typos: bool) -> None:
         self.rng, self.case, self.typos = rng, case, typos
@@ -827,7 +827,8 @@ def format_report(
     report: GeneratedReport, seed: int, n_messages: int, n_clean: int, examples: int = 3
 ) -> str:
     lines = [
-        f"PII on freshly generated support messages: seed {seed} (replay: python -m bench.pii_generated --seed {seed})",
+        f"PII on freshly generated support messages: seed {seed} "
+        f"(replay: python -m bench.pii_generated --seed {seed})",
         f"{n_messages} messages with PII ({', '.join(LOCALES)}), {n_clean} PII-free messages",
         "- found: every letter and digit of the value is covered by a detection (partial redaction = leak)",
         "- held-out: templates never used while tuning the recognizers",
@@ -851,9 +852,11 @@ def format_report(
         f"names recall                 {report.recall(['PERSON']):.3f} (names outside the gazetteer: "
         f"{held_names:.3f} of {report.names_held_out})",
         f"street addresses recall      {report.recall(['STREET_ADDRESS']):.3f}",
-        f"precision on PII messages    {report.precision:.3f} ({report.stray_detections} of {report.detections} "
+        f"precision on PII messages    {report.precision:.3f} "
+        f"({report.stray_detections} of {report.detections} "
         "detections overlap no value)",
-        f"precision on PII-free set    {report.clean_precision:.3f} ({sum(report.clean_detections.values())} values "
+        f"precision on PII-free set    {report.clean_precision:.3f} "
+        f"({sum(report.clean_detections.values())} values "
         f"wrongly redacted in {report.clean_messages} messages; {report.clean_touched} messages touched"
         f"{': ' + dict(report.clean_detections).__repr__() if report.clean_detections else ''})",
         f"seconds                      {report.seconds:.1f}",

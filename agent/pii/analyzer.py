@@ -15,7 +15,7 @@ from agent.pii.recognizers.person import is_name_word
 # Deskpilot's own identifiers, placeholders and amounts: tools need them verbatim and none is personal.
 PROTECTED = regex.compile(
     r"\b(?i:ORD|CUS|TCK|RF|APR|APV|REQ|INV|SKU)-[A-Za-z0-9][A-Za-z0-9\-]*\b"  # order, customer, ticket...
-    r"|(?<![@.\w])[A-Z]{2,5}(?:-[A-Z0-9]{1,12}){1,4}\b(?![@]|\.\w)"  # SKUs, other codes: NB-TENT-2P (not in e-mails)
+    r"|(?<![@.\w])[A-Z]{2,5}(?:-[A-Z0-9]{1,12}){1,4}\b(?![@]|\.\w)"  # SKUs: NB-TENT-2P, not in e-mails
     r"|\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"  # request UUIDs
     r"|\b(?:apr|conv|key)_[0-9a-f]{8,32}\b"  # approval, conversation and API key ids (api.models.new_id)
     r"|<[A-Z][A-Z_]*_\d+>"  # placeholders we wrote earlier

@@ -70,7 +70,7 @@ def _check_model(spacy_model: str) -> None:
 
 
 def english_words(nlp: spacy.language.Language) -> frozenset[str]:
-    """The lemmatizer's word index (WordNet nouns, verbs, adjectives, adverbs) shipped in the model package."""
+    """The lemmatizer's word index (WordNet nouns, verbs, adjectives, adverbs), shipped in the model."""
     if "lemmatizer" not in nlp.pipe_names:
         return frozenset()
     index = nlp.get_pipe("lemmatizer").lookups.get_table("lemma_index")  # type: ignore[attr-defined]

@@ -18,12 +18,13 @@ _NUM = r"\d{1,5}[A-Za-z]?"
 _TITLE_WORD = r"(?:\p{Lu}[\p{L}'’.\-]*|\d{1,3}(?:st|nd|rd|th))"
 # Street types written after the name. USPS Publication 28, appendix C1 (every primary suffix name and its
 # standard abbreviation), the Australian road types of AS 4590 (Australia Post) and Royal Mail usage.
-_USPS_SUFFIXES = (
+_USPS_SUFFIXES = (  # noqa: SIM905 - a word table reads better as text
     "alley aly allee annex anx arcade arc avenue ave av bayou byu beach bch bend bnd bluff blf bluffs blfs "
     "bottom btm boulevard blvd branch br bridge brg brook brk brooks brks burg bg burgs bgs bypass byp camp "
     "cp canyon cyn cape cpe causeway cswy center ctr centers ctrs circle cir circles cirs cliff clf cliffs "
     "clfs club clb common cmn commons cmns corner cor corners cors course crse court ct courts cts cove cv "
-    "coves cvs creek crk crescent cres crest crst crossing xing crossroad xrd crossroads xrds curve curv dale "
+    "coves cvs creek crk crescent cres crest crst crossing xing crossroad xrd crossroads xrds curve curv "
+    "dale "
     "dl dam dm divide dv drive dr drives drs estate est estates ests expressway expy extension ext "
     "extensions exts fall falls fls ferry fry field fld fields flds flat flt flats flts ford frd fords frds "
     "forest frst forge frg forges frgs fork frk forks frks fort ft freeway fwy garden gdn gardens gdns "
@@ -33,7 +34,8 @@ _USPS_SUFFIXES = (
     "lane ln light lgt lights lgts loaf lf lock lck locks lcks lodge ldg loop mall manor mnr manors mnrs "
     "meadow mdw meadows mdws mews mill ml mills mls mission msn motorway mtwy mount mt mountain mtn "
     "mountains mtns neck nck orchard orch oval overpass opas park parks parkway pkwy parkways pass passage "
-    "psge path pike pine pne pines pnes place pl plain pln plains plns plaza plz point pt points pts port prt "
+    "psge path pike pine pne pines pnes place pl plain pln plains plns plaza plz point pt points pts "
+    "port prt "
     "ports prts prairie pr radial radl ramp ranch rnch rapid rpd rapids rpds rest rst ridge rdg ridges rdgs "
     "river riv road rd roads rds route rte row rue run shoal shl shoals shls shore shr shores shrs skyway "
     "skwy spring spg springs spgs spur spurs square sq squares sqs station sta stravenue stra stream strm "
@@ -41,8 +43,8 @@ _USPS_SUFFIXES = (
     "trfy trail trl trailer trlr tunnel tunl turnpike tpke underpass upas union un unions uns valley vly "
     "valleys vlys via viaduct vdct view vw views vws village vlg villages vlgs ville vl vista vis walk "
     "walks wall way ways well wl wells wls"
-).split()  # noqa: SIM905 - a word table reads better as text
-_AU_ROAD_TYPES = (
+).split()
+_AU_ROAD_TYPES = (  # noqa: SIM905 - a word table reads better as text
     "access alleyway amble anchorage approach artery basin block brace brae break broadway brow byway "
     "centre centreway chase circlet circuit circus close colonnade concourse copse corso courtyard cross "
     "crossway cruiseway cul-de-sac cutting dell deviation dip distributor driveway edge elbow end entrance "
@@ -52,7 +54,7 @@ _AU_ROAD_TYPES = (
     "quadrant quay quays ramble range reach reserve retreat ride ridgeway ring rise riverway riviera "
     "roadside roadway ronde rosebowl rotary round siding slope sound stairs steps strand strip subway tarn "
     "thoroughfare tollway top tor towers triangle trunkway turn upper vale villas wade walkway wynd"
-).split()  # noqa: SIM905 - a word table reads better as text
+).split()
 _UK_STREET_TYPES = "mews wharf yard hill gardens grove drove wynd gate fold croft oaks woods wood str".split()  # noqa: SIM905
 # Street types that are also everyday nouns ("2 Summit Light tents"): trusted only when the line ends or
 # goes on with a function word, not with another noun.
@@ -116,7 +118,8 @@ class StreetAddressRecognizer(NearbyWordsContext, PatternRecognizer):
         Pattern(
             # Royal Mail's flat or studio line above a street with no house number ("Flat 52\nWood Forges").
             "unit line, then name and street type (strong)",
-            r"(?<![\p{L}])(?i:flat|studio|apartment|apt\.?|unit|suite|room)[ \t]+\d{1,5}[A-Za-z]?[ \t]*,?[ \t]*\n?[ \t]*"
+            r"(?<![\p{L}])(?i:flat|studio|apartment|apt\.?|unit|suite|room)[ \t]+\d{1,5}[A-Za-z]?"
+            r"[ \t]*,?[ \t]*\n?[ \t]*"
             r"(?:" + _TITLE_WORD + _SP + r"){1,3}(?i:" + _STREET_TYPES + r")\b\.?",
             0.7,
         ),
@@ -279,7 +282,7 @@ _CAPITALS_ONLY = frozenset(
 
 
 def _looks_like_goods(text: str, result: RecognizerResult) -> bool:
-    """ "I ordered 3 Aspen Creek sleeping bags", "8 Nov. The Aspen Creek": a quantity or a date, not a house."""
+    """ "I ordered 3 Aspen Creek sleeping bags", "8 Nov. The Aspen Creek": a quantity or a date."""
     value = text[result.start : result.end]
     number = regex.match(r"[\d/]+[A-Za-z]?[ \t]+", value)
     if not number:
@@ -374,7 +377,8 @@ def _grow_below(text: str, end: int, max_lines: int = 5) -> int:
 
 _PHONE_LIKE = regex.compile(r"\d[\d \-.()]{6,}\d")
 _POSTCODE_LIKE = regex.compile(
-    r"\b\d{3,6}\b|\b[A-Z]\d[A-Z][ ]?\d[A-Z]\d\b|\b[A-Z]{1,2}\d[A-Z\d]?[ ]?\d[A-Z]{2}\b|\b[A-Z]\d[\dW][ ]?[A-Z\d]{4}\b"
+    r"\b\d{3,6}\b|\b[A-Z]\d[A-Z][ ]?\d[A-Z]\d\b"
+    r"|\b[A-Z]{1,2}\d[A-Z\d]?[ ]?\d[A-Z]{2}\b|\b[A-Z]\d[\dW][ ]?[A-Z\d]{4}\b"
 )
 
 

@@ -9,9 +9,9 @@ from bench.pii_eval import DATA_PATH, PERSONAL_TYPES, STRUCTURED_TYPES, evaluate
 
 # Just under what we measure (see `make eval-pii`), so a regression fails here.
 FLOORS = {
-    "personal_recall": 0.91,
+    "personal_recall": 0.925,
     "structured_recall": 0.99,
-    "precision": 0.96,
+    "precision": 0.965,
     "PERSON": 0.85,
     "STREET_ADDRESS": 0.95,
 }

@@ -1,4 +1,4 @@
-"""Floors on a freshly generated set (a new seed every run, printed for replay) and the generator's own ids."""
+"""Floors on a freshly generated set (a new seed each run, printed for replay) and the generator's ids."""
 
 from __future__ import annotations
 
