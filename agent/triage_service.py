@@ -22,7 +22,7 @@ from agent.llm import openai_chat_model
 from agent.offline import OFFLINE_MODEL_NAME
 from agent.pricing import PRICES, ModelPrice, sum_usage
 from agent.triage import Triage, classify_offline, triage_response_format
-from agent.turns import AuditSink, Redactor
+from agent.turns import AuditSink, Redactor, content_text
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +173,4 @@ def build_triage_service(
 
 
 def _text(reply: Any) -> str:
-    content = getattr(reply, "content", reply)
-    if isinstance(content, str):
-        return content
-    return "".join(part.get("text", "") if isinstance(part, dict) else str(part) for part in content)
+    return content_text(getattr(reply, "content", reply))
