@@ -48,9 +48,10 @@ class JobRunner:
         """Forever: claim due jobs while slots are free, then sleep until woken or `job_poll_s` passes."""
         while True:
             try:
-                await to_thread.run_sync(store.bury_lost, self.engine)
-                while await self._start_one():
-                    pass
+                if await to_thread.run_sync(store.anything_due, self.engine):
+                    await to_thread.run_sync(store.bury_lost, self.engine)
+                    while await self._start_one():
+                        pass
             except Exception as error:  # noqa: BLE001  (a database outage must not end the loop)
                 log.warning("job poll failed: %s", type(error).__name__)
             self._wake.clear()

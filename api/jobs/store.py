@@ -77,6 +77,14 @@ def _due(now: Any) -> ColumnElement[bool]:
     )
 
 
+def anything_due(engine: Engine) -> bool:
+    """A read that lets an idle poll skip the claim's write (on SQLite every UPDATE takes the write lock)."""
+    now = utcnow()
+    lost = and_(col(Job.status) == "running", col(Job.lease_until) < now)
+    with Session(engine) as session:
+        return session.exec(select(Job.id).where(or_(_due(now), lost)).limit(1)).first() is not None
+
+
 def claim(engine: Engine, *, lease_s: float, job_id: str | None = None, limit: int = 1) -> list[Job]:
     """queued -> running with a lease and attempts + 1, in one statement; returns what this caller won.
 
