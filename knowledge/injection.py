@@ -74,7 +74,3 @@ _RULES: tuple[_Rule, ...] = (
 def detect_injection(text: str) -> list[str]:
     """Reasons the text looks like instructions aimed at an AI agent; empty when it reads as plain content."""
     return [rule.reason for rule in _RULES if rule.pattern.search(text)]
-
-
-def is_flagged(text: str) -> bool:
-    return bool(detect_injection(text))

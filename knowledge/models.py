@@ -106,16 +106,6 @@ class IngestReport(BaseModel):
     def changed(self) -> bool:
         return bool(self.chunks_added or self.chunks_updated or self.chunks_deleted)
 
-    def merge(self, other: IngestReport) -> None:
-        self.documents += other.documents
-        self.chunks_added += other.chunks_added
-        self.chunks_updated += other.chunks_updated
-        self.chunks_unchanged += other.chunks_unchanged
-        self.chunks_deleted += other.chunks_deleted
-        self.documents_deleted += other.documents_deleted
-        self.document_ids.extend(other.document_ids)
-        self.skipped.extend(other.skipped)
-
     def summary(self) -> str:
         return (
             f"{self.documents} documents: {self.chunks_added} chunks added, {self.chunks_updated} updated, "

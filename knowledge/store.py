@@ -313,14 +313,6 @@ class KnowledgeBase:
             self.write(tenant, [], chunk_ids)
         return bool(chunk_ids)
 
-    def drop_tenant(self, tenant: str) -> None:
-        """Remove every chunk of a tenant (its collection)."""
-        with self._lock:
-            if self._collection(tenant) is not None:
-                self.client.delete_collection(collection_name(tenant, self.provider))
-            self._collections.pop(tenant, None)
-            self._corpora.pop(tenant, None)
-
 
 def _parse_time(value: Any) -> datetime | None:
     try:

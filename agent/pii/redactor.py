@@ -84,10 +84,6 @@ class Redactor:
         values = self.vault.values_for(tenant, conversation_id, found)
         return PLACEHOLDER.sub(lambda match: values.get(match.group(0), match.group(0)), text)
 
-    async def arestore(self, text: str, *, tenant: str, conversation_id: str) -> str:
-        call = functools.partial(self.restore, text, tenant=tenant, conversation_id=conversation_id)
-        return await anyio.to_thread.run_sync(call)
-
     def _detect(self, text: str) -> list[RecognizerResult]:
         results = self.analyzer.analyze(
             text, self.language, score_threshold=self.score_threshold, allow_list=self.allow_list or None
@@ -119,12 +115,6 @@ class Redactor:
             return value
 
         return walk(obj), dict(counts)
-
-    async def aredact_value(
-        self, obj: Any, *, tenant: str, conversation_id: str
-    ) -> tuple[Any, dict[str, int]]:
-        call = functools.partial(self.redact_value, obj, tenant=tenant, conversation_id=conversation_id)
-        return await anyio.to_thread.run_sync(call)
 
     def restore_value(self, obj: Any, *, tenant: str, conversation_id: str) -> Any:
         """Resolve placeholders inside dicts, lists and tuples (tool arguments written by the model)."""
