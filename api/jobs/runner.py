@@ -41,8 +41,11 @@ class JobRunner:
     async def run_job(self, job_id: str) -> None:
         """Runs one job if it is due and nobody holds it; anything else is a no-op (a repeated kick)."""
         async with self._slots:
-            for job in await to_thread.run_sync(self._claim, job_id):
-                await self._execute(job)
+            try:
+                for job in await to_thread.run_sync(self._claim, job_id):
+                    await self._execute(job)
+            except Exception as error:  # noqa: BLE001  (the poll retries; database errors may quote values)
+                log.warning("job %s: run failed (%s)", job_id, type(error).__name__)
 
     async def poll(self) -> None:
         """Forever: claim due jobs while slots are free, then sleep until woken or `job_poll_s` passes."""
@@ -74,6 +77,8 @@ class JobRunner:
     async def _execute_and_release(self, job: Job) -> None:
         try:
             await self._execute(job)
+        except Exception as error:  # noqa: BLE001  (the outcome could not be written: the lease will run out)
+            log.warning("job %s: outcome not recorded (%s)", job.id, type(error).__name__)
         finally:
             self._slots.release()
             self._wake.set()  # a slot is free: there may be more due work
@@ -127,7 +132,13 @@ class JobRunner:
             await handler(job, self.context)
 
     def _renew(self, job: Job) -> bool:
-        return store.renew(self.engine, job, lease_s=self.settings.job_lease_s)
+        """False only when another claim took the job; a failed write keeps the handler going (fencing
+        still keeps its outcome from overwriting a newer claim's)."""
+        try:
+            return store.renew(self.engine, job, lease_s=self.settings.job_lease_s)
+        except Exception as error:  # noqa: BLE001
+            log.warning("job %s: lease not renewed (%s)", job.id, type(error).__name__)
+            return True
 
     async def _record_failure(self, job: Job, error: BaseException) -> None:
         message = error.message if isinstance(error, JobError) else type(error).__name__
