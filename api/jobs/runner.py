@@ -50,6 +50,7 @@ class JobRunner:
     async def poll(self) -> None:
         """Forever: claim due jobs while slots are free, then sleep until woken or `job_poll_s` passes."""
         while True:
+            self._wake.clear()  # before the scan: a commit during it wakes the next one at once
             try:
                 if await to_thread.run_sync(store.anything_due, self.engine):
                     await to_thread.run_sync(store.bury_lost, self.engine)
@@ -57,7 +58,6 @@ class JobRunner:
                         pass
             except Exception as error:  # noqa: BLE001  (a database outage must not end the loop)
                 log.warning("job poll failed: %s", type(error).__name__)
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.settings.job_poll_s)
 
