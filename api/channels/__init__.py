@@ -1,1 +1,1 @@
-"""Channels: each translates one protocol (verify, parse, acknowledge, enqueue, render back) into the conversation service."""
+"""Channels: each translates one protocol (verify, parse, ack, enqueue, render) for the conversations."""
