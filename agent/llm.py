@@ -19,9 +19,13 @@ from langchain_core.messages import AIMessage, AnyMessage
 from langchain_core.runnables import Runnable
 
 from agent.breaker import CircuitBreaker
+from agent.deadline import budget
 from agent.offline import OFFLINE_MODEL_NAME, OfflineChatModel
 
 log = logging.getLogger(__name__)
+
+# What a network model leaves of the turn's deadline for the offline engine and the rest of the turn.
+OFFLINE_RESERVE_S = 3.0
 
 
 @dataclass
@@ -78,15 +82,19 @@ class FallbackChatModel:
 
     async def ainvoke(self, messages: list[AnyMessage], config: Any = None, **kwargs: Any) -> AIMessage:
         errors: list[str] = []
-        for link in self.links:
+        for position, link in enumerate(self.links):
             if not link.breaker.allow():
                 errors.append(f"{link.name}: circuit open")
                 continue
+            # The last link (the offline engine) always runs; the others only with the turn's budget left.
+            last = position == len(self.links) - 1
+            limit = self.deadline_s if last else budget(self.deadline_s, reserve_s=OFFLINE_RESERVE_S)
+            if limit is not None and limit <= 0:
+                errors.append(f"{link.name}: turn deadline")
+                continue
             started = self._clock()
             try:
-                reply = await asyncio.wait_for(
-                    link.model.ainvoke(messages, config, **kwargs), self.deadline_s
-                )
+                reply = await asyncio.wait_for(link.model.ainvoke(messages, config, **kwargs), limit)
             except Exception as error:  # noqa: BLE001 - any failure moves us down the chain
                 link.breaker.record_failure()
                 errors.append(f"{link.name}: {type(error).__name__}")

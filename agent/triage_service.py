@@ -7,6 +7,7 @@ message is classified offline instead, labelled `deskpilot-offline` and `degrade
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -18,7 +19,8 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import Runnable
 
 from agent.breaker import CircuitBreaker
-from agent.llm import openai_chat_model
+from agent.deadline import budget, deadline
+from agent.llm import OFFLINE_RESERVE_S, openai_chat_model
 from agent.offline import OFFLINE_MODEL_NAME
 from agent.pricing import PRICES, ModelPrice, sum_usage
 from agent.triage import Triage, classify_offline, triage_response_format
@@ -70,6 +72,7 @@ class TriageService:
         redactor: Redactor | None = None,
         prices: Mapping[str, ModelPrice] = PRICES,
         clock: Callable[[], float] = time.monotonic,
+        deadline_s: float | None = None,
     ) -> None:
         self.model = model  # a chat model bound to the strict Triage response format; None: offline only
         self.model_name = model_name
@@ -78,13 +81,15 @@ class TriageService:
         self.redactor = redactor
         self.prices = prices
         self._clock = clock
+        self.deadline_s = deadline_s  # the whole classification's budget, then the offline classifier
 
     async def classify(
         self, text: str, *, tenant: str, subject: str | None = None, actor: str | None = None
     ) -> TriageResult:
         message = f"Subject: {subject}\n\n{text}" if subject else text
-        redacted, counts = await self._redact(message, tenant)
-        triage, reply = await self._from_model(redacted)
+        with deadline(self.deadline_s):
+            redacted, counts = await self._redact(message, tenant)
+            triage, reply = await self._from_model(redacted)
         if triage is None:
             triage = classify_offline(redacted)
         model = self.model_name if reply is not None else OFFLINE_MODEL_NAME
@@ -120,12 +125,19 @@ class TriageService:
 
     async def _from_model(self, text: str) -> tuple[Triage | None, AIMessage | None]:
         """The model's validated classification and its reply, or (None, None) to classify offline."""
-        if self.model is None or not self.breaker.allow():
+        limit = budget(None, reserve_s=OFFLINE_RESERVE_S)
+        if self.model is None or (limit is not None and limit <= 0) or not self.breaker.allow():
             return None, None
         started = self._clock()
         try:
-            reply = await self.model.ainvoke(
-                [SystemMessage(content=TRIAGE_PROMPT), HumanMessage(content=f"<ticket>\n{text}\n</ticket>")]
+            reply = await asyncio.wait_for(
+                self.model.ainvoke(
+                    [
+                        SystemMessage(content=TRIAGE_PROMPT),
+                        HumanMessage(content=f"<ticket>\n{text}\n</ticket>"),
+                    ]
+                ),
+                limit,
             )
             triage = Triage.model_validate_json(_text(reply))
         except Exception as error:  # noqa: BLE001 - HTTP errors, timeouts and invalid output alike
@@ -153,6 +165,7 @@ def build_triage_service(
     audit: AuditSink | None = None,
     redactor: Redactor | None = None,
     prices: Mapping[str, ModelPrice] = PRICES,
+    deadline_s: float | None = None,
 ) -> TriageService:
     """gpt-4o (or the pinned snapshot) with strict JSON-schema output; without a key, offline only."""
     chat: Runnable[Any, Any] | None = None
@@ -168,7 +181,13 @@ def build_triage_service(
         ).bind(response_format=triage_response_format())
     breaker = CircuitBreaker(failure_threshold=failure_threshold, reset_after_s=reset_after_s)
     return TriageService(
-        model=chat, model_name=model, breaker=breaker, audit=audit, redactor=redactor, prices=prices
+        model=chat,
+        model_name=model,
+        breaker=breaker,
+        audit=audit,
+        redactor=redactor,
+        prices=prices,
+        deadline_s=deadline_s,
     )
 
 

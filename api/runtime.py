@@ -192,6 +192,7 @@ async def open_runtime(settings: Settings, **overrides: Any) -> AsyncIterator[Ru
             audit=audit,
             redactor=redactor,
             prices=load_price_table(settings.price_overrides),
+            deadline_s=settings.turn_deadline_s,
         )
         metrics = Metrics()
         turns = TurnRunner(engine=engine, audit=audit, metrics=metrics, deadline_s=settings.turn_deadline_s)

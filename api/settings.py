@@ -50,7 +50,9 @@ class Settings(BaseSettings):
     # --- agent -------------------------------------------------------------------------------------
     max_steps: int = Field(default=6, ge=1, le=50)  # model calls per turn before giving up honestly
     retrieval_k: int = Field(default=4, ge=0, le=20)
-    turn_deadline_s: float = Field(default=120.0, gt=0)  # a turn still running then is failed (retryable)
+    # A turn answers within this, from the offline engine (degraded) if the models are too slow; one still
+    # running 10 s later is failed (retryable). Triage has the same budget.
+    turn_deadline_s: float = Field(default=30.0, gt=0)
     # A turn left `running` this long after it started belongs to a process that died: marked failed at
     # start-up and by the maintenance sweep. Keep it above turn_deadline_s when several processes share a DB.
     turn_stale_after_s: float = Field(default=180.0, ge=0)

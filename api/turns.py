@@ -25,6 +25,7 @@ from sqlalchemy import Engine, text, update
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
+from agent.deadline import deadline
 from agent.turns import TurnEvent, TurnResult
 from api.audit import AuditLog
 from api.errors import ApiError, ConflictError
@@ -33,6 +34,7 @@ from api.models import Conversation, Message, Turn, UsageRecord, utcnow
 
 log = logging.getLogger(__name__)
 _END = object()
+HARD_DEADLINE_GRACE_S = 10.0  # past the turn's deadline, a turn still running is failed (retryable)
 
 
 class TurnFailed(ApiError):
@@ -155,16 +157,22 @@ class TurnRunner:
     ) -> None:
         started = time.perf_counter()
         try:
-            async with self._held(turn.conversation_id, locked), asyncio.timeout(self.deadline_s):
+            # The model steps answer (degraded if need be) within `deadline_s`; the hard timeout above it
+            # is the last resort for a turn stuck elsewhere.
+            async with (
+                self._held(turn.conversation_id, locked),
+                asyncio.timeout(self.deadline_s + HARD_DEADLINE_GRACE_S),
+            ):
                 if guard is not None:
                     await guard()
-                async for event in events():
-                    if event.kind == "final":
-                        await run_in_threadpool(store, event.data)
-                        self.metrics.observe_turn(
-                            event.data, channel=turn.channel, seconds=time.perf_counter() - started
-                        )
-                    emit(event)
+                with deadline(self.deadline_s):
+                    async for event in events():
+                        if event.kind == "final":
+                            await run_in_threadpool(store, event.data)
+                            self.metrics.observe_turn(
+                                event.data, channel=turn.channel, seconds=time.perf_counter() - started
+                            )
+                        emit(event)
         except ApiError as error:  # refused under the lock (say, an approval started waiting meanwhile)
             await run_in_threadpool(self.fail, turn, error.code)
             emit(error)
