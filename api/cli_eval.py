@@ -6,18 +6,17 @@ import asyncio
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import typer
 
 from api.settings import get_settings
 
-Suite = Literal["retrieval", "pii", "injection", "all"]
-SUITES: tuple[str, ...] = ("retrieval", "pii", "injection")
+SUITES: tuple[str, ...] = ("retrieval", "tools", "pii", "injection")
 
 
 def eval_cmd(
-    suite: Annotated[str, typer.Option(help="retrieval, pii, injection or all.")] = "all",
+    suite: Annotated[str, typer.Option(help="retrieval, tools, pii, injection or all.")] = "all",
     model: Annotated[
         str, typer.Option(help="offline, or a model id (needs OPENAI_API_KEY); default: the configured one.")
     ] = "",
@@ -33,7 +32,7 @@ def eval_cmd(
         int | None, typer.Option(help="Injection: at most this many attacks per category (default all).")
     ] = None,
 ) -> None:
-    """Evaluate retrieval (tau2 banking, demo KB), PII redaction and prompt-injection resistance."""
+    """Evaluate retrieval (tau2 banking, demo KB), tools (tau2 retail), PII redaction and injection."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from api.eval import report
@@ -66,6 +65,10 @@ def eval_cmd(
         for name in chosen:
             if name == "retrieval":
                 results["suites"]["retrieval"] = _retrieval(data_dir, tasks, progress)
+            elif name == "tools":
+                from api.eval import tools
+
+                results["suites"]["tools"] = tools.run(data_dir, progress)
             elif name == "pii":
                 progress("pii: presidio-research synth set (ours, then stock)", 0, 1)
                 from api.eval import pii

@@ -38,6 +38,8 @@ def markdown(results: dict[str, Any], plots: dict[str, str]) -> str:
     suites = results["suites"]
     if "retrieval" in suites:
         lines += _retrieval_md(suites["retrieval"], plots.get("retrieval"))
+    if "tools" in suites:
+        lines += _tools_md(suites["tools"])
     if "pii" in suites:
         lines += _pii_md(suites["pii"], plots.get("pii"))
     if "injection" in suites:
@@ -85,6 +87,35 @@ def _retrieval_md(suite: dict[str, Any], plot: str | None) -> list[str]:
             ]
     if plot:
         lines += [f"![recall@k]({plot})", ""]
+    return lines
+
+
+def _tools_md(suite: dict[str, Any]) -> list[str]:
+    lines = ["## Tools (tau2 retail)", ""]
+    if "skipped" in suite:
+        return [*lines, f"skipped ({suite['skipped']})", ""]
+    agreement = suite["agreement"]
+    lines += [
+        f"Offline replay of the ground-truth actions of {suite['tasks']} tasks ({suite['actions']} actions) "
+        "through our tools and policy code; writes auto-approved by the eval "
+        f"({suite['approvals_granted_by_eval']} approvals).",
+        "",
+        f"- accepted: {agreement.get('accepted', 0)} ({suite['accepted']:.3f})",
+        f"- failed as tau2's own tools fail too (unknown id or e-mail, a rule tau2 checks): "
+        f"{agreement.get('error in tau2 too', 0)}",
+        "- disagreements: "
+        + str(sum(v for k, v in agreement.items() if k not in ("accepted", "error in tau2 too"))),
+        "- forbidden variants of accepted writes: "
+        + ", ".join(f"{v} {k}" for k, v in suite["forbidden_variants"].items()),
+        f"- with a model (tau2's user simulator, pass^1): not run; tau-bench's published gpt-4o retail "
+        f"pass^1 is {suite['reference']['tau_bench_gpt4o_retail_pass1']}",
+        "",
+        "| tool | " + " | ".join(suite["outcomes"]) + " |",
+        "|---|" + "---|" * len(suite["outcomes"]),
+    ]
+    for tool, counts in suite["by_tool"].items():
+        lines.append(f"| {tool} | " + " | ".join(str(counts.get(o, 0)) for o in suite["outcomes"]) + " |")
+    lines.append("")
     return lines
 
 

@@ -1,0 +1,168 @@
+"""Tools suite on tau2 retail, offline: replay each task's ground-truth actions through our tools and policy.
+
+Every ground-truth action is something tau2's policy allows, so each should be accepted; a refusal means
+our policy code is stricter than tau2's, "cannot express" that we lack the tool or its arguments. Then
+each accepted write is tried again in a form the policy forbids (the same action once more, a cancel
+reason outside the two allowed, an item swapped for another product), and must be refused for that rule.
+Writes are sensitive: the eval approves them itself and counts the approvals.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tools.tau2.store import RetailDB
+from tools.tau2.tools import TAU2_TOOLS, Args, Session, call
+
+Progress = Callable[[str, int, int], None]
+WRITES = frozenset(name for name, tool in TAU2_TOOLS.items() if tool.sensitive)
+# The rule a forbidden variant of each write must be refused by (the section of tau2's policy).
+REPEAT_RULE = {
+    "cancel_pending_order": "cancel",
+    "modify_pending_order_items": "modify items",
+    "modify_pending_order_payment": "modify payment",
+    "return_delivered_order_items": "return",
+    "exchange_delivered_order_items": "exchange",
+}
+OUTCOMES = ("ok", "refused", "unauthenticated", "not_found", "invalid", "unsupported")
+
+
+def _other_product_item(db: RetailDB, item_id: str) -> str:
+    product_id, _ = db.variant(item_id)
+    for other_id, product in sorted(db.products.items()):
+        if other_id != product_id:
+            return next(iter(product["variants"]))
+    raise ValueError("the store has one product only")
+
+
+def _forbidden_variants(
+    name: str, arguments: dict[str, Any], db: RetailDB
+) -> list[tuple[str, dict[str, Any], str]]:
+    """(what, arguments, expected rule) for forbidden forms of a write that was just accepted."""
+    out = []
+    if name in REPEAT_RULE:
+        out.append(("repeated", arguments, REPEAT_RULE[name]))
+    if name == "cancel_pending_order":
+        out.append(("reason outside the two allowed", {**arguments, "reason": "found it cheaper"}, "cancel"))
+    if name in ("modify_pending_order_items", "exchange_delivered_order_items"):
+        swapped = [_other_product_item(db, arguments["new_item_ids"][0]), *arguments["new_item_ids"][1:]]
+        rule = "modify items" if name.startswith("modify") else "exchange"
+        out.append(("another product", {**arguments, "new_item_ids": swapped}, rule))
+    return out
+
+
+def task_user(actions: list[dict[str, Any]], db: RetailDB) -> str | None:
+    """The customer a task is about: the owner of the first order it names, or the first user id.
+
+    Deskpilot takes the customer from the authenticated request; tau2's ground truth often lists only the
+    writes, without the lookups that located the user, so the replay signs that customer in up front.
+    """
+    for action in actions:
+        arguments = action.get("arguments") or {}
+        if arguments.get("order_id") in db.orders:
+            return str(db.orders[arguments["order_id"]]["user_id"])
+        if arguments.get("user_id") in db.users:
+            return str(arguments["user_id"])
+    return None
+
+
+def error_in_tau2_too(name: str, arguments: dict[str, Any], db: RetailDB) -> bool:
+    """The action names an order, product, item, e-mail or name + zip that tau2's database lacks, so tau2's
+    own tool fails as well (the ground truth keeps such attempts, like a mistyped e-mail tried first)."""
+    if name == "find_user_id_by_email":
+        return all(u["email"].lower() != str(arguments.get("email", "")).lower() for u in db.users.values())
+    if name == "find_user_id_by_name_zip":
+        wanted = (arguments.get("first_name"), arguments.get("last_name"), arguments.get("zip"))
+        return all(
+            (u["name"]["first_name"], u["name"]["last_name"], u["address"]["zip"]) != wanted
+            for u in db.users.values()
+        )
+    if "order_id" in arguments and arguments["order_id"] not in db.orders:
+        return True
+    return "product_id" in arguments and arguments["product_id"] not in db.products
+
+
+def run(data_dir: Path, progress: Progress | None = None) -> dict[str, Any]:
+    folder = data_dir / "tau2-retail"
+    if not (folder / "db.json").is_file():
+        return {"suite": "tools", "skipped": f"not found: {folder}"}
+    base = RetailDB.load(folder / "db.json")
+    tasks = json.loads((folder / "tasks.json").read_text())
+    outcomes: Counter[str] = Counter()
+    agreement: Counter[str] = Counter()
+    by_tool: dict[str, Counter[str]] = {}
+    disagreements: list[dict[str, Any]] = []
+    forbidden: Counter[str] = Counter()
+    approvals = 0
+    tasks_all_accepted = 0
+
+    def approve(name: str, args: Args) -> bool:
+        nonlocal approvals
+        approvals += 1
+        return True
+
+    for done, task in enumerate(tasks, start=1):
+        actions = (task.get("evaluation_criteria") or {}).get("actions") or []
+        session = Session(base.copy(), task_user(actions, base))
+        accepted_all = True
+        for action in actions:
+            name, arguments = action["name"], action.get("arguments") or {}
+            outcome, detail = call(name, arguments, session, approve)
+            outcomes[outcome] += 1
+            by_tool.setdefault(name, Counter())[outcome] += 1
+            if outcome != "ok":
+                accepted_all = False
+                also = (outcome == "refused" and detail["tau2_checks"]) or (
+                    outcome in ("not_found", "invalid") and error_in_tau2_too(name, arguments, base)
+                )
+                agreement["error in tau2 too" if also else f"{outcome}, not in tau2"] += 1
+                disagreements.append(
+                    {
+                        "task": task["id"],
+                        "action": name,
+                        "outcome": outcome,
+                        "detail": detail,
+                        "tau2_too": also,
+                    }
+                )
+                continue
+            agreement["accepted"] += 1
+            if name not in WRITES:
+                continue
+            for what, changed, rule in _forbidden_variants(name, arguments, session.db):
+                trial = Session(session.db.copy_for(arguments["order_id"]), session.user_id)
+                result, reason = call(name, changed, trial, approve)
+                same_rule = result == "refused" and reason["rule"] == rule
+                forbidden["refused for the policy's reason" if same_rule else f"not refused ({result})"] += 1
+                if not same_rule:
+                    disagreements.append(
+                        {
+                            "task": task["id"],
+                            "action": f"{name} ({what})",
+                            "outcome": result,
+                            "detail": reason,
+                        }
+                    )
+        tasks_all_accepted += accepted_all
+        if progress is not None:
+            progress("tools: tau2 retail ground-truth replay", done, len(tasks))
+    total = sum(outcomes[o] for o in OUTCOMES)
+    return {
+        "suite": "tools",
+        "mode": "offline replay of ground-truth actions",
+        "tasks": len(tasks),
+        "actions": total,
+        "accepted": outcomes["ok"] / total if total else 0.0,
+        "tasks_all_accepted": tasks_all_accepted,
+        "outcomes": dict(outcomes),
+        "agreement": dict(agreement),
+        "by_tool": {name: dict(c) for name, c in sorted(by_tool.items())},
+        "forbidden_variants": dict(forbidden),
+        "approvals_granted_by_eval": approvals,
+        "disagreements": disagreements,
+        "reference": {"tau_bench_gpt4o_retail_pass1": 0.604},
+    }
