@@ -7,19 +7,24 @@ redacted text, counts and hashes only.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, text
+from sqlalchemy import event as sa_event
 from sqlmodel import Session, col, select
 
 from api.models import AuditEvent, AuditHead, utcnow
+from api.observability.context import current_request_id
 
 GENESIS = "0" * 64
+Listener = Callable[[str, dict[str, Any]], None]
 
 
 def _canonical(event: AuditEvent) -> bytes:
@@ -62,6 +67,8 @@ class AuditLog:
         self._engine = engine
         # Writers in this process take turns; callers that append inside their own transaction hold it too.
         self.lock = threading.RLock()
+        # Called with (type, payload) of each event once its transaction commits (api.metrics counts them).
+        self.listeners: list[Listener] = []
 
     def record(
         self,
@@ -101,6 +108,8 @@ class AuditLog:
         if session.get_bind().dialect.name == "postgresql":
             session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:t))"), {"t": "audit:" + tenant})
         head = session.get(AuditHead, tenant) or AuditHead(tenant=tenant, seq=0, hash=GENESIS)
+        if (request_id := current_request_id()) is not None:
+            payload = {**(payload or {}), "request_id": request_id}  # hashed with the rest of the payload
         event = AuditEvent(
             tenant=tenant,
             seq=head.seq + 1,
@@ -117,6 +126,8 @@ class AuditLog:
         session.add(event)
         session.add(head)
         session.flush()
+        if self.listeners:
+            _notify_after_commit(session, (event.type, dict(event.payload)), self.listeners)
         return event
 
     def list(
@@ -184,3 +195,28 @@ class AuditLog:
                         f"event {head.seq} (newest events deleted)",
                     )
         return VerifyResult(True, checked)
+
+
+_PENDING = "deskpilot.audit.committed"
+
+
+def _notify_after_commit(
+    session: Session, item: tuple[str, dict[str, Any]], listeners: list[Listener]
+) -> None:
+    """Listeners hear of an event only once it is committed; a rollback drops it."""
+    if _PENDING not in session.info:
+        session.info[_PENDING] = []
+
+        @sa_event.listens_for(session, "after_commit")
+        def _committed(done: Session) -> None:
+            pending, done.info[_PENDING] = done.info[_PENDING], []
+            for (type_, payload), targets in pending:
+                for listener in targets:
+                    with contextlib.suppress(Exception):  # counting must never fail the action
+                        listener(type_, payload)
+
+        @sa_event.listens_for(session, "after_rollback")
+        def _dropped(done: Session) -> None:
+            done.info[_PENDING] = []
+
+    session.info[_PENDING].append((item, list(listeners)))

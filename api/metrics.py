@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any, get_args
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from agent.turns import TurnResult
+from tools.base import ReasonCategory
+
+HANDOFF_REASONS = frozenset(get_args(ReasonCategory))
+# Audit event types -> (counter attribute, label): the outcome figures that are counters.
+_AUDITED = {
+    "draft.suggested": ("drafts", "suggested"),
+    "draft.used": ("drafts", "used"),
+    "approval.requested": ("approval_outcomes", "proposed"),
+    "approval.approved": ("approval_outcomes", "approved"),
+    "approval.rejected": ("approval_outcomes", "rejected"),
+    "approval.expired": ("approval_outcomes", "expired"),
+}
 
 
 class Metrics:
@@ -43,6 +57,55 @@ class Metrics:
             ["decision"],
             registry=self.registry,
         )
+
+        # Outcome counters, fed by committed audit events (observe_audit); /v1/outcomes has the figures.
+        self.conversations = Counter(
+            "deskpilot_conversations_total", "Conversations started.", ["channel"], registry=self.registry
+        )
+        self.handoffs = Counter(
+            "deskpilot_handoffs_total", "Conversations handed to a human.", ["reason"], registry=self.registry
+        )
+        self.drafts = Counter(
+            "deskpilot_drafts_total", "Staff drafts suggested and used.", ["event"], registry=self.registry
+        )
+        self.feedback = Counter(
+            "deskpilot_feedback_total",
+            "Thumbs up or down on replies and drafts.",
+            ["rating"],
+            registry=self.registry,
+        )
+        self.csat = Counter(
+            "deskpilot_csat_responses_total",
+            "CSAT scores sent by channels.",
+            ["score"],
+            registry=self.registry,
+        )
+        self.approval_outcomes = Counter(
+            "deskpilot_approvals_total",
+            "Sensitive actions proposed, and how their approvals ended.",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.turn_failures = Counter(
+            "deskpilot_turn_failures_total", "Turns stored as failed.", ["error"], registry=self.registry
+        )
+
+    def observe_audit(self, type: str, payload: dict[str, Any]) -> None:
+        """An AuditLog listener: counts committed events (labels are fixed vocabularies, never text)."""
+        if type in _AUDITED:
+            counter, label = _AUDITED[type]
+            getattr(self, counter).labels(label).inc()
+        elif type == "conversation.created":
+            self.conversations.labels(str(payload.get("channel") or "api")).inc()
+        elif type == "conversation.needs_human":
+            reason = payload.get("reason_category") or payload.get("reason")
+            self.handoffs.labels(reason if reason in HANDOFF_REASONS else "other").inc()
+        elif type == "feedback.recorded" and payload.get("rating") in ("up", "down"):
+            self.feedback.labels(payload["rating"]).inc()
+        elif type == "csat.recorded" and payload.get("score") in (1, 2, 3, 4, 5):
+            self.csat.labels(str(payload["score"])).inc()
+        elif type == "turn.failed":
+            self.turn_failures.labels(str(payload.get("error") or "unknown")[:64]).inc()
 
     def observe_turn(self, result: TurnResult, *, channel: str, seconds: float) -> None:
         self.turns.labels(channel, result.model, str(result.degraded).lower()).inc()

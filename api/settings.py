@@ -107,6 +107,15 @@ class Settings(BaseSettings):
     slack_max_body_bytes: int = Field(default=256_000, ge=1_000)  # Slack's events and clicks are a few KB
     slack_alerts_poll_s: float = Field(default=5.0, gt=0)  # alerts-only mode: new approvals and handoffs
 
+    # --- observability (api/observability) ---------------------------------------------------------
+    log_format: Literal["text", "json"] = "text"  # json: one object a line, with the request id
+    log_level: str = Field(default="INFO", pattern=r"^(?i:debug|info|warning|error|critical)$")
+    # The OpenTelemetry names; unset: no tracer provider, spans cost nothing and go nowhere.
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None, validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT")
+    )
+    otel_service_name: str = Field(default="deskpilot", validation_alias=AliasChoices("OTEL_SERVICE_NAME"))
+
     # --- demo --------------------------------------------------------------------------------------
     demo_tenant: str = "default"
 
