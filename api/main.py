@@ -25,6 +25,7 @@ from api.routes import (
     slack,
     staff,
     tenant,
+    tickets,
     triage,
     usage,
     webhooks,
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, **runtime_overrides: Any) -> Fa
     app.include_router(feedback.router)
     app.include_router(tenant.router)
     app.include_router(webhooks.router)
+    app.include_router(tickets.router)
     app.include_router(slack.router)
     app.include_router(staff.router)
     app.include_router(sidebar.router)
