@@ -34,6 +34,7 @@ class Scripted:
 class FakeSlack:
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.hung: list[tuple[str, dict[str, Any]]] = []  # calls held by `hang_next`, never answered ok
         self.scripts: dict[str, deque[Scripted]] = defaultdict(deque)
         self.release = threading.Event()  # set to let hanging calls go (they then answer 500)
         self._lock = threading.Lock()
@@ -60,6 +61,7 @@ class FakeSlack:
     def reset(self) -> None:
         with self._lock:
             self.calls.clear()
+            self.hung.clear()
             self.scripts.clear()
         self.release.clear()
 
@@ -83,6 +85,8 @@ class FakeSlack:
         with self._lock:
             script = self.scripts[method].popleft() if self.scripts[method] else None
         if script is not None and script.hang:
+            with self._lock:
+                self.hung.append((method, body))
             self.release.wait()
             return 500, {}, {"ok": False, "error": "fatal_error"}
         if script is not None:
