@@ -21,6 +21,7 @@ from langchain_core.runnables import Runnable
 from agent.breaker import CircuitBreaker
 from agent.deadline import budget
 from agent.offline import OFFLINE_MODEL_NAME, OfflineChatModel
+from agent.spans import failed, model_span, record_reply
 
 log = logging.getLogger(__name__)
 
@@ -93,18 +94,21 @@ class FallbackChatModel:
                 errors.append(f"{link.name}: turn deadline")
                 continue
             started = self._clock()
-            try:
-                reply = await asyncio.wait_for(link.model.ainvoke(messages, config, **kwargs), limit)
-            except Exception as error:  # noqa: BLE001 - any failure moves us down the chain
-                link.breaker.record_failure()
-                errors.append(f"{link.name}: {type(error).__name__}")
-                log.warning(
-                    "model %s failed (%s: %s); trying the next one",
-                    link.name,
-                    type(error).__name__,
-                    str(error)[:200],
-                )
-                continue
+            with model_span(link.name) as span:
+                try:
+                    reply = await asyncio.wait_for(link.model.ainvoke(messages, config, **kwargs), limit)
+                except Exception as error:  # noqa: BLE001 - any failure moves us down the chain
+                    failed(span, error)
+                    link.breaker.record_failure()
+                    errors.append(f"{link.name}: {type(error).__name__}")
+                    log.warning(
+                        "model %s failed (%s: %s); trying the next one",
+                        link.name,
+                        type(error).__name__,
+                        str(error)[:200],
+                    )
+                    continue
+                record_reply(span, reply)
             link.breaker.record_success()
             reply.response_metadata.setdefault("model_name", link.name)
             reply.response_metadata["deskpilot_model"] = link.name

@@ -22,6 +22,7 @@ from agent.prompts import (
     draft_mode_message,
     reference_message,
 )
+from agent.spans import QUIET, tool_span, tracer
 from agent.state import AgentState
 from agent.tool_results import redact_result
 from agent.turns import ToolEvent, ToolStatus
@@ -41,7 +42,12 @@ async def retrieve(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str
     asked = last_customer_message_index(state["messages"])
     if services.retriever is not None and services.retrieval_k > 0 and asked is not None:
         query = message_text(state["messages"][asked])
-        found = await run_in_threadpool(services.retriever.search, ctx.tenant, query, services.retrieval_k)
+        attributes = {"deskpilot.k": services.retrieval_k}
+        with tracer.start_as_current_span("deskpilot.retrieve", attributes=attributes, **QUIET) as span:
+            found = await run_in_threadpool(
+                services.retriever.search, ctx.tenant, query, services.retrieval_k
+            )
+            span.set_attribute("deskpilot.passages", len(found))
         passages = [_passage_dict(p) for p in found]
         added.append(reference_message(passages))
     if ctx.draft_only:
@@ -84,7 +90,9 @@ async def run_tools(state: AgentState, runtime: Runtime[TurnContext]) -> dict[st
     for call in last.tool_calls:
         call_id, name, args = str(call["id"]), call["name"], call.get("args") or {}
         if name in SENSITIVE_TOOLS:
-            event = await _propose(ctx, call_id, name, args)
+            with tool_span(call_id, name) as span:
+                event = await _propose(ctx, call_id, name, args)
+                span.set_attribute("deskpilot.tool.status", event.status)
             if event.status == "pending_approval":
                 pending.append(
                     {
@@ -98,11 +106,13 @@ async def run_tools(state: AgentState, runtime: Runtime[TurnContext]) -> dict[st
                 continue
             results.append(await _tool_message(ctx, call_id, name, args, event.result, event.status))
             continue
-        try:
-            result: Any = await run_in_threadpool(run_tool, name, ctx.restore(args), ctx.tool_context())
-            status: ToolStatus = "ok"
-        except ToolError as error:
-            result, status = error.as_result(), "error"
+        with tool_span(call_id, name) as span:
+            try:
+                result: Any = await run_in_threadpool(run_tool, name, ctx.restore(args), ctx.tool_context())
+                status: ToolStatus = "ok"
+            except ToolError as error:
+                result, status = error.as_result(), "error"
+            span.set_attribute("deskpilot.tool.status", status)
         results.append(await _tool_message(ctx, call_id, name, args, result, status))
     return {"messages": results, "pending": pending}
 

@@ -21,6 +21,7 @@ from agent.context import AgentServices, TurnContext
 from agent.offline import OFFLINE_MODEL_NAME
 from agent.pricing import PRICES, ModelPrice, sum_usage
 from agent.prompts import PENDING_APPROVAL_REPLY, shop_message, staff_message
+from agent.spans import QUIET, tracer
 from agent.streaming import PlaceholderStream
 from agent.turns import TurnEvent, TurnRequest, TurnResult, content_text, final_result
 
@@ -41,9 +42,13 @@ class AgentService:
         """The customer's text with placeholders, and how many values of each type were replaced."""
         if self.services.redactor is None or not text:
             return text, {}
-        redaction = await self.services.redactor.aredact(  # type: ignore[attr-defined]
-            text, tenant=tenant, conversation_id=conversation_id
-        )
+        attributes = {"deskpilot.chars": len(text)}
+        with tracer.start_as_current_span("deskpilot.redact", attributes=attributes, **QUIET) as span:
+            redaction = await self.services.redactor.aredact(  # type: ignore[attr-defined]
+                text, tenant=tenant, conversation_id=conversation_id
+            )
+            for entity, count in redaction.counts.items():  # counts by type, never the values
+                span.set_attribute(f"deskpilot.redactions.{entity}", count)
         return redaction.text, dict(redaction.counts)
 
     async def run_turn(self, request: TurnRequest) -> TurnResult:

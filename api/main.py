@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from api.errors import install_error_handlers
 from api.maintenance import maintenance
+from api.observability import RequestContextMiddleware, configure_logging, configure_tracing
 from api.routes import (
     approvals,
     audit,
@@ -21,6 +22,8 @@ from api.routes import (
     integrations,
     jobs,
     knowledge,
+    openai_compat,
+    outcomes,
     sidebar,
     slack,
     staff,
@@ -39,6 +42,8 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None, **runtime_overrides: Any) -> FastAPI:
     settings = settings or get_settings()
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
+    configure_tracing(settings.otel_exporter_otlp_endpoint, service_name=settings.otel_service_name)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -47,6 +52,7 @@ def create_app(settings: Settings | None = None, **runtime_overrides: Any) -> Fa
             runtime.jobs.serve(runtime),
             maintenance(runtime),
         ):
+            runtime.audit.listeners.append(runtime.conversations.metrics.observe_audit)
             app.state.runtime = runtime
             yield
 
@@ -59,12 +65,14 @@ def create_app(settings: Settings | None = None, **runtime_overrides: Any) -> Fa
         redoc_url=None,
     )
     install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
     app.include_router(conversations.router)
     app.include_router(approvals.router)
     app.include_router(customers.router)
     app.include_router(audit.router)
     app.include_router(usage.router)
+    app.include_router(outcomes.router)
     app.include_router(triage.router)
     app.include_router(knowledge.router)
     app.include_router(integrations.router)
@@ -73,6 +81,7 @@ def create_app(settings: Settings | None = None, **runtime_overrides: Any) -> Fa
     app.include_router(tenant.router)
     app.include_router(webhooks.router)
     app.include_router(tickets.router)
+    app.include_router(openai_compat.router)
     app.include_router(slack.router)
     app.include_router(staff.router)
     app.include_router(sidebar.router)

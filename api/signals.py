@@ -1,15 +1,15 @@
-"""CSAT: a customer's 1-5 score for a conversation, as a channel reports it (one per conversation)."""
+"""What channels report back for the outcome figures: a customer's CSAT score, and drafts staff used."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from sqlalchemy import Engine, UniqueConstraint
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from api.audit import AuditLog
-from api.errors import NotFoundError
-from api.models import Conversation, utcnow
+from api.errors import ConflictError, NotFoundError
+from api.models import AuditEvent, Conversation, Message, utcnow
 
 
 class CsatResponse(SQLModel, table=True):
@@ -42,7 +42,9 @@ def record_csat(
         conversation = session.get(Conversation, conversation_id)
         if conversation is None or conversation.tenant != tenant:
             raise NotFoundError(f"conversation {conversation_id} not found")
-        row = session.exec(select(CsatResponse).where(CsatResponse.conversation_id == conversation_id)).first()
+        row = session.exec(
+            select(CsatResponse).where(CsatResponse.conversation_id == conversation_id)
+        ).first()
         first = row is None
         if row is None:
             row = CsatResponse(tenant=tenant, conversation_id=conversation_id, score=score)
@@ -58,3 +60,50 @@ def record_csat(
         )
         session.commit()
     return row, first
+
+
+def record_draft_used(
+    engine: Engine,
+    audit: AuditLog,
+    *,
+    tenant: str,
+    conversation_id: str,
+    message_id: int,
+    edited: bool,
+    channel: str,
+    actor: str | None,
+) -> bool:
+    """Records that staff sent (or started from) a suggested draft, once per draft: `draft.used`.
+
+    Returns False when the draft was already reported (a channel that retries counts once).
+    """
+    with audit.lock, Session(engine, expire_on_commit=False) as session:
+        message = session.get(Message, message_id)
+        if message is None or message.tenant != tenant or message.conversation_id != conversation_id:
+            raise NotFoundError(f"no message {message_id} in conversation {conversation_id}")
+        if message.role != "assistant" or not (message.meta or {}).get("draft"):
+            raise ConflictError(f"message {message_id} is not a suggested draft")
+        reported = session.exec(
+            select(AuditEvent.payload).where(
+                AuditEvent.tenant == tenant,
+                AuditEvent.conversation_id == conversation_id,
+                col(AuditEvent.type) == "draft.used",
+            )
+        ).all()
+        if any(payload.get("message_id") == message_id for payload in reported):
+            return False
+        audit.append(
+            session,
+            tenant=tenant,
+            type="draft.used",
+            actor=actor,
+            conversation_id=conversation_id,
+            payload={
+                "message_id": message_id,
+                "turn_id": message.turn_id,
+                "edited": edited,
+                "channel": channel,
+            },
+        )
+        session.commit()
+    return True

@@ -21,6 +21,8 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
+from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
 from sqlalchemy import Engine, text, update
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
@@ -33,6 +35,7 @@ from api.metrics import Metrics
 from api.models import Conversation, Message, Turn, UsageRecord, utcnow
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer("deskpilot.turns")
 _END = object()
 HARD_DEADLINE_GRACE_S = 10.0  # past the turn's deadline, a turn still running is failed (retryable)
 
@@ -138,7 +141,11 @@ class TurnRunner:
         reaches the caller); `locked` says the caller already holds the lock.
         """
         queue: asyncio.Queue[Any] = asyncio.Queue()
-        task = asyncio.create_task(self._drive(turn, events, store, guard, locked, queue.put_nowait))
+        # The turn's span lasts as long as the turn, not as long as this caller listens.
+        span = tracer.start_span("deskpilot.turn", attributes=turn_attributes(turn))
+        with trace.use_span(span, end_on_exit=False):
+            task = asyncio.create_task(self._drive(turn, events, store, guard, locked, queue.put_nowait))
+        task.add_done_callback(lambda _: span.end())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         while (item := await queue.get()) is not _END:
@@ -302,6 +309,7 @@ class TurnRunner:
         return reply
 
     def fail(self, turn: Turn, error: str) -> None:
+        trace.get_current_span().set_status(Status(StatusCode.ERROR, error[:200]))  # the turn's, if any
         with self.audit.lock, Session(self.engine) as session:
             changed = session.execute(
                 update(Turn)
@@ -368,6 +376,17 @@ class TurnRunner:
             return list(
                 session.exec(select(Message).where(col(Message.id).in_(list(ids))).order_by(col(Message.id)))
             )
+
+
+def turn_attributes(turn: Turn) -> dict[str, str]:
+    """Ids and labels only: span attributes never carry message text."""
+    return {
+        "deskpilot.turn.id": turn.id,
+        "deskpilot.turn.kind": turn.kind,
+        "deskpilot.conversation.id": turn.conversation_id,
+        "deskpilot.tenant": turn.tenant,
+        "deskpilot.channel": turn.channel,
+    }
 
 
 _DETACHED: set[asyncio.Future[Any]] = set()

@@ -21,6 +21,7 @@ from api.jobs import store
 from api.jobs.handlers import JobContext, load_handler_modules
 from api.jobs.models import Job, JobStatus
 from api.jobs.runner import JobRunner
+from api.observability.context import current_request_id
 from api.settings import Settings
 
 if TYPE_CHECKING:
@@ -74,7 +75,8 @@ class JobQueue:
             dedupe_key=dedupe_key,
             delay_s=delay_s,
             max_attempts=max_attempts or self.settings.job_max_attempts,
-            request_id=request_id,
+            # The request that enqueued it, by default (the column holds 64 characters).
+            request_id=(request_id or current_request_id() or "")[:64] or None,
         )
         if created and delay_s <= 0:
             _after_commit(session, partial(self.nudge, job.id))

@@ -14,14 +14,18 @@ from collections.abc import Coroutine
 from typing import Any
 
 from anyio import to_thread
+from opentelemetry import trace
 from sqlalchemy import Engine
 
+from agent.spans import QUIET, failed
 from api.jobs import store
 from api.jobs.handlers import HANDLERS, DeadJob, Handler, JobContext, JobError, RetryJob
 from api.jobs.models import Job
+from api.observability.context import bound_request_id
 from api.settings import Settings
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer("deskpilot.jobs")
 
 
 class JobRunner:
@@ -128,8 +132,22 @@ class JobRunner:
             await self._record_failure(job, error)
 
     async def _call(self, handler: Handler, job: Job) -> None:
-        async with asyncio.timeout(self.settings.job_timeout_s):
-            await handler(job, self.context)
+        # Under the request id that enqueued the job, so its logs, audit events and spans carry it too.
+        attributes = {
+            "deskpilot.job.id": job.id,
+            "deskpilot.job.kind": job.kind,
+            "deskpilot.job.attempt": job.attempts,
+        }
+        with (
+            bound_request_id(job.request_id),
+            tracer.start_as_current_span(f"job {job.kind}", attributes=attributes, **QUIET) as span,
+        ):
+            try:
+                async with asyncio.timeout(self.settings.job_timeout_s):
+                    await handler(job, self.context)
+            except BaseException as error:
+                failed(span, error)
+                raise
 
     def _renew(self, job: Job) -> bool:
         """False only when another claim took the job; a failed write keeps the handler going (fencing

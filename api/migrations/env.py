@@ -6,7 +6,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import agent.pii.vault  # noqa: F401  (registers every table on SQLModel.metadata)
-import api.csat  # noqa: F401
+import api.signals  # noqa: F401
 import api.deliveries  # noqa: F401
 import api.integrations.models  # noqa: F401
 import api.jobs.models  # noqa: F401

@@ -31,7 +31,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         sent = _header(scope, HEADER)
-        request_id = sent if valid_request_id(sent) else new_request_id()
+        request_id = sent if sent is not None and valid_request_id(sent) else new_request_id()
         method, path = scope["method"], scope["path"]
         status = {"code": 500}
         started = time.perf_counter()
@@ -48,7 +48,11 @@ class RequestContextMiddleware:
         with (
             bound_request_id(request_id),
             tracer.start_as_current_span(
-                f"{method} {path}", kind=SpanKind.SERVER, attributes=attributes
+                f"{method} {path}",
+                kind=SpanKind.SERVER,
+                attributes=attributes,
+                record_exception=False,  # an exception's text can quote a customer
+                set_status_on_exception=False,
             ) as span,
         ):
             try:
