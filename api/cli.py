@@ -13,6 +13,7 @@ import typer
 from api.cli_eval import eval_cmd
 from api.cli_integrations import integrations_app
 from api.cli_knowledge import ingest, search
+from api.cli_report import report
 from api.cli_tenant import tenant_app
 from api.settings import get_settings
 
@@ -26,6 +27,7 @@ app.add_typer(db_app, name="db")
 app.command("eval")(eval_cmd)
 app.add_typer(integrations_app, name="integrations")
 app.add_typer(tenant_app, name="tenant")
+app.command("report")(report)
 
 
 def _engine() -> Any:
