@@ -23,7 +23,6 @@ from api.routes import (
     jobs,
     knowledge,
     openai_compat,
-    openai_compat,
     outcomes,
     sidebar,
     slack,
@@ -82,7 +81,6 @@ def create_app(settings: Settings | None = None, **runtime_overrides: Any) -> Fa
     app.include_router(tenant.router)
     app.include_router(webhooks.router)
     app.include_router(tickets.router)
-    app.include_router(openai_compat.router)
     app.include_router(openai_compat.router)
     app.include_router(slack.router)
     app.include_router(staff.router)
