@@ -1,5 +1,5 @@
-"""The OpenAI-compatible endpoint, with the official `openai` SDK and LangChain's ChatOpenAI as clients of a
-real uvicorn server on 127.0.0.1 (the model behind it: the local OpenAI test server, or the offline engine)."""
+"""The OpenAI-compatible endpoint with the official `openai` SDK and LangChain's ChatOpenAI as clients of a
+real uvicorn server on 127.0.0.1; the model behind it is the local OpenAI test server."""
 
 from __future__ import annotations
 
