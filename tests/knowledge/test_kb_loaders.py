@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
+import zipfile
 
 import pytest
 from kb_support import make_pdf
 
 from knowledge.chunking import chunk_markdown
 from knowledge.loaders import DocumentError, UnreadableDocument, UnsupportedDocument, load_document
+
+
+def zlib_archive() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("a.txt", "hello")
+    return buffer.getvalue()
+
 
 HTML = b"""<!doctype html><html><head><title>Tent Care | Northbeam</title><style>.x{color:red}</style>
 <script>alert('hi')</script></head><body><nav>Home | Shop</nav>
@@ -79,3 +90,41 @@ def test_unsupported_and_corrupt_files_raise_a_clear_value_error(
     with pytest.raises(error, match=reason) as caught:
         load_document(filename, data)
     assert isinstance(caught.value, ValueError) and filename in str(caught.value)
+
+
+def test_deeply_nested_html_is_read_without_recursion() -> None:
+    deep = b"<div>" * 20_000 + b"<p>Still here.</p>" + b"</div>" * 20_000
+    assert load_document("deep.html", deep).markdown == "Still here."
+    # Unclosed list items nest in the parser: 20,000 levels, each its own paragraph.
+    items = b"<ul>" + b"".join(b"<li>item %d" % n for n in range(20_000)) + b"</ul>"
+    markdown = load_document("items.html", items).markdown
+    assert markdown.count("item ") == 20_000 and markdown.startswith("item 0\n\nitem 1")
+
+
+def test_a_nine_megabyte_html_page_is_read_whole() -> None:
+    paragraph = b"<div><p>Returns are accepted within <b>30 days</b>.</p></div>\n"
+    page = b"<html><body><h1>Returns</h1>" + paragraph * (9_000_000 // len(paragraph)) + b"</body></html>"
+    markdown = load_document("big.html", page).markdown
+    assert markdown.startswith("# Returns\n\nReturns are accepted within 30 days .")
+    assert markdown.count("Returns are accepted") == 9_000_000 // len(paragraph)
+
+
+def test_deeply_nested_json_is_unreadable_not_a_crash() -> None:
+    data = b'{"title": "x", "content": "y", "extra": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    with pytest.raises(UnreadableDocument, match="nested too deeply"):
+        load_document("deep.json", data)
+
+
+@pytest.mark.parametrize(
+    ("filename", "data", "kind"),
+    [
+        ("page.html", gzip.compress(b"<p>hello world</p>" * 100), "gzip"),
+        ("notes.md", gzip.compress(b"# hello\n\nworld " * 100), "gzip"),
+        ("article.txt", zlib_archive(), "ZIP"),
+        ("random.htm", bytes(range(1, 256)) * 40, "not decodable text"),
+    ],
+    ids=["gzip-html", "gzip-md", "zip-txt", "binary-htm"],
+)
+def test_binary_content_behind_a_text_suffix_is_refused(filename: str, data: bytes, kind: str) -> None:
+    with pytest.raises(UnsupportedDocument, match=kind):
+        load_document(filename, data)
