@@ -27,6 +27,9 @@ from tests.api.test_postgres import pg_engine, pg_url  # noqa: F401  (fixtures)
 from tests.conftest import REPO
 
 DESKPILOT = Path(sys.executable).parent / "deskpilot"
+# A worker builds the whole runtime (Presidio, Chroma, the embedder) before it claims: ~20 s each on an
+# idle 2-core machine, more when it is busy; two starts per test.
+pytestmark = pytest.mark.timeout(900)
 
 
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -68,7 +71,7 @@ def crash_and_recover(
     try:
         wait_for(
             lambda: runs(engine, job.id) == 1 and (not effect_first or effects(engine, job.id) == 1),
-            within_s=120,
+            within_s=240,
         )
         first.send_signal(signal.SIGKILL)  # mid-handler: asleep, effect taken or not
         assert first.wait(30) == -signal.SIGKILL
@@ -81,7 +84,7 @@ def crash_and_recover(
     second = start_worker(env, log)
     try:
         done = wait_for(
-            lambda: (row := queue.get(tenant="default", job_id=job.id)).status == "done" and row, within_s=120
+            lambda: (row := queue.get(tenant="default", job_id=job.id)).status == "done" and row, within_s=240
         )
         second.send_signal(signal.SIGTERM)
         assert second.wait(60) == 0, log.read_text()[-3000:]
