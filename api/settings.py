@@ -88,6 +88,7 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"  # how staff reach this service: links in helpdesk notes
     webhook_max_body_bytes: int = Field(default=256_000, ge=1_000)  # larger deliveries answer 413
     helpdesk_timeout_s: float = Field(default=10.0, gt=0)  # one note-back HTTP call
+    triage_batch_poll_s: float = Field(default=30.0, gt=0)  # how often a backlog batch's status is read
 
     # --- background jobs (api/jobs) ----------------------------------------------------------------
     # Unset: `serve` runs jobs in-process. Set (redis://host:6379/0): `serve` kicks `deskpilot worker`s.
