@@ -133,7 +133,7 @@ class JobRunner:
 
     async def _call(self, handler: Handler, job: Job) -> None:
         # Under the request id that enqueued the job, so its logs, audit events and spans carry it too.
-        attributes = {
+        attributes: dict[str, str | int] = {
             "deskpilot.job.id": job.id,
             "deskpilot.job.kind": job.kind,
             "deskpilot.job.attempt": job.attempts,
