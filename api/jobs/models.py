@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from tools.base import utcnow
+
 JobStatus = Literal["queued", "running", "done", "dead"]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def new_job_id() -> str:
