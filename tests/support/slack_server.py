@@ -14,7 +14,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 BOT_USER_ID = "UBOTDESK1"
 BOT_ID = "BBOTDESK1"
@@ -29,6 +29,7 @@ class Scripted:
     error: str | None = None
     retry_after: int | None = None
     hang: bool = False
+    lose: bool = False  # Slack takes the call, but its answer never arrives (a 500 instead)
 
 
 class FakeSlack:
@@ -75,6 +76,10 @@ class FakeSlack:
     def fail_next(self, method: str, error: str, status: int = 200) -> None:
         self.scripts[method].append(Scripted(status=status, error=error))
 
+    def lose_answer_next(self, method: str) -> None:
+        """The next call takes effect (it is recorded), but the caller gets a 500: its answer was lost."""
+        self.scripts[method].append(Scripted(lose=True))
+
     def hang_next(self, method: str) -> None:
         """The next call never answers (until `release`): the caller waits as on a stuck connection."""
         self.scripts[method].append(Scripted(hang=True))
@@ -89,20 +94,39 @@ class FakeSlack:
                 self.hung.append((method, body))
             self.release.wait()
             return 500, {}, {"ok": False, "error": "fatal_error"}
-        if script is not None:
+        if script is not None and not script.lose:
             headers = {"Retry-After": str(script.retry_after)} if script.retry_after is not None else {}
             return script.status, headers, {"ok": False, "error": script.error}
         with self._lock:
             self.calls.append((method, body))
             self._counter += 1
             ts = f"{int(time.time())}.{self._counter:06d}"
+            body["_ts"] = ts
+        if script is not None:  # lose: recorded above, answered as a failure
+            return 500, {}, {"ok": False, "error": "fatal_error"}
         if method == "auth.test":
             return 200, {}, {"ok": True, "user_id": BOT_USER_ID, "bot_id": BOT_ID, "team_id": TEAM_ID}
         if method in ("chat.postMessage", "chat.update"):
             return 200, {}, {"ok": True, "channel": body.get("channel"), "ts": body.get("ts") or ts}
+        if method in ("conversations.replies", "conversations.history"):
+            return 200, {}, {"ok": True, "messages": self._history(body), "has_more": False}
         if method == "chat.postEphemeral":
             return 200, {}, {"ok": True, "message_ts": ts}
         return 200, {}, {"ok": True}
+
+    def _history(self, query: dict[str, Any]) -> list[dict[str, Any]]:
+        """The messages posted so far in a channel (history) or one thread (replies), metadata included."""
+        thread = query.get("ts")
+        return [
+            {"ts": body["_ts"], "text": body.get("text"), "metadata": body.get("metadata")}
+            for name, body in self.posted_with_ts()
+            if body.get("channel") == query.get("channel")
+            and (thread is None or thread in (body.get("thread_ts"), body["_ts"]))
+        ]
+
+    def posted_with_ts(self) -> list[tuple[str, dict[str, Any]]]:
+        with self._lock:
+            return [(n, b) for n, b in self.calls if n == "chat.postMessage"]
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
@@ -110,12 +134,16 @@ class FakeSlack:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_POST(self) -> None:  # noqa: N802  (http.server's naming)
+            def do_GET(self) -> None:  # noqa: N802  (http.server's naming)
+                self.do_POST()
+
+            def do_POST(self) -> None:  # noqa: N802
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
                 if self.headers.get("Content-Type", "").startswith("application/json"):
                     body = json.loads(raw or "{}")
                 else:
-                    body = {k: v[0] for k, v in parse_qs(raw).items()}
+                    query = raw or urlsplit(self.path).query
+                    body = {k: v[0] for k, v in parse_qs(query).items()}
                 body["_authorization"] = self.headers.get("Authorization")
                 method = self.path.rsplit("/", 1)[-1].split("?")[0]
                 status, headers, answer = fake._answer(method, body)

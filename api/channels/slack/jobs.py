@@ -16,17 +16,16 @@ from typing import Any
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
-from agent.turns import TurnResult
 from api.channels.slack import blocks
 from api.channels.slack.app import CHANNEL, slack_config, web_client
 from api.deliveries import Delivery
 from api.errors import ConflictError, NotFoundError
 from api.integrations import Integration
 from api.jobs import DeadJob, Job, JobContext, RetryJob, job_handler
-from api.models import Approval, utcnow
+from api.models import Approval, Message, Turn, utcnow
 from api.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -37,6 +36,7 @@ EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 WAITING = (
     "This thread is waiting for a staff member to decide on a pending request; ask again once it is decided."
 )
+POSTING = "posting"  # a post under way: its outcome is unknown until the ts is recorded
 REFUSED = "Only the approvers configured for Deskpilot can decide this request; nothing was changed."
 
 
@@ -53,35 +53,17 @@ async def run_thread_turn(job: Job, ctx: JobContext) -> None:
     client = web_client(runtime, integration)
     done = dict(delivery.result)
     if "message_id" not in done:
-        text = _restore(runtime, tenant, conversation_id, payload["text"])
-        await _bind_customer(runtime, tenant, conversation_id, text, actor=f"slack:{payload['user']}")
-        try:
-            result = await runtime.conversations.send(
-                tenant=tenant,
-                conversation_id=conversation_id,
-                text=text,
-                customer_id=None,
-                actor=f"slack:{payload['user']}",
-                channel=CHANNEL,
-            )
-        except ConflictError:
-            await _post_once(
-                runtime, delivery.id, "notice_ts", client, payload, blocks.notice_message(WAITING)
-            )
+        message_id = await _run_turn(runtime, delivery, payload, tenant)
+        if message_id is None:
+            notice = blocks.notice_message(WAITING)
+            await _post_once(runtime, delivery.id, "notice_ts", client, payload, notice)
             _finish(runtime, delivery.id, "done")
             return
-        done = _record(runtime, delivery.id, **_turn_record(result))
-    reply = _stored_reply(runtime, tenant, conversation_id, int(done["message_id"]))
-    message = blocks.reply_message(
-        reply,
-        tools=done.get("tools", []),
-        model=done.get("model", ""),
-        degraded=bool(done.get("degraded")),
-        feedback=f"{conversation_id}:{done['message_id']}",
-    )
-    await _post_once(runtime, delivery.id, "reply_ts", client, payload, message)
-    if done.get("pending_approval"):
-        approval = runtime.approvals.get(tenant=tenant, approval_id=done["pending_approval"])
+        done = _record(runtime, delivery.id, message_id=message_id)
+    reply = _stored_message(runtime, tenant, conversation_id, int(done["message_id"]))
+    await _post_once(runtime, delivery.id, "reply_ts", client, payload, _reply(reply))
+    if approval_id := reply.meta.get("pending_approval"):
+        approval = runtime.approvals.get(tenant=tenant, approval_id=approval_id)
         where = "Requested in this thread" + (
             f" for customer {approval.customer_id}" if approval.customer_id else ""
         )
@@ -91,16 +73,65 @@ async def run_thread_turn(job: Job, ctx: JobContext) -> None:
     _finish(runtime, delivery.id, "done")
 
 
-def _turn_record(result: TurnResult) -> dict[str, Any]:
-    return {
-        "message_id": result.message_id,
-        "turn_id": result.turn_id,
-        "pending_approval": result.pending_approval,
-        "handoff": bool(result.handoff),
-        "tools": [call["name"] for call in result.tool_calls],
-        "model": result.model,
-        "degraded": result.degraded,
-    }
+async def _run_turn(runtime: Runtime, delivery: Delivery, payload: dict[str, Any], tenant: str) -> int | None:
+    """The turn of this message, run once: the id of its stored reply (None: an approval is waiting)."""
+    conversation_id, actor = payload["conversation_id"], f"slack:{payload['user']}"
+    earlier = await run_in_threadpool(_earlier_turn, runtime, delivery, payload)
+    if earlier is not None:  # an earlier attempt started the turn and died before recording its reply
+        if earlier.status == "done" and earlier.reply_message_id is not None:
+            return earlier.reply_message_id
+        if earlier.status == "running":
+            raise RetryJob("the turn of an earlier attempt is still running", after_s=30)
+        result = await runtime.conversations.retry_turn(
+            tenant=tenant, conversation_id=conversation_id, turn_id=earlier.id, actor=actor
+        )
+        return result.message_id
+    text = _restore(runtime, tenant, conversation_id, payload["text"])
+    await _bind_customer(runtime, tenant, conversation_id, text, actor=actor)
+    try:
+        result = await runtime.conversations.send(
+            tenant=tenant,
+            conversation_id=conversation_id,
+            text=text,
+            customer_id=None,
+            actor=actor,
+            channel=CHANNEL,
+        )
+    except ConflictError:
+        return None
+    return result.message_id
+
+
+def _earlier_turn(runtime: Runtime, delivery: Delivery, payload: dict[str, Any]) -> Turn | None:
+    """A turn of this conversation, started since the delivery arrived, whose customer message is this one."""
+    with Session(runtime.engine) as session:
+        turns = session.exec(
+            select(Turn)
+            .where(
+                Turn.conversation_id == payload["conversation_id"],
+                Turn.kind == "reply",
+                Turn.channel == CHANNEL,
+                Turn.actor == f"slack:{payload['user']}",
+                col(Turn.started_at) >= delivery.received_at,
+            )
+            .order_by(col(Turn.started_at))
+        ).all()
+        for turn in turns:
+            inputs = [session.get(Message, message_id) for message_id in turn.input_message_ids]
+            if any(m is not None and m.role == "customer" and m.content == payload["text"] for m in inputs):
+                return turn
+    return None
+
+
+def _reply(message: Message) -> dict[str, Any]:
+    meta = message.meta
+    return blocks.reply_message(
+        message.content,
+        tools=[call["name"] for call in meta.get("tool_calls", [])],
+        model=str(meta.get("model") or ""),
+        degraded=bool(meta.get("degraded")),
+        feedback=f"{message.conversation_id}:{message.id}",
+    )
 
 
 async def _bind_customer(
@@ -166,16 +197,8 @@ async def decide_from_click(job: Job, ctx: JobContext) -> None:
             )
         if first:
             runtime.conversations.metrics.approvals.labels(payload["decision"]).inc()
-        done = _record(
-            runtime,
-            delivery.id,
-            status=approval.status,
-            first=first,
-            reply_message_id=reply.message_id if reply is not None else None,
-            tools=[call["name"] for call in reply.tool_calls] if reply is not None else [],
-            model=reply.model if reply is not None else "",
-            degraded=reply.degraded if reply is not None else False,
-        )
+        reply_id = reply.message_id if reply is not None else None
+        done = _record(runtime, delivery.id, status=approval.status, first=first, reply_message_id=reply_id)
     approval = runtime.approvals.get(tenant=tenant, approval_id=payload["approval_id"])
     config = slack_config(runtime, integration)
     stale_buttons = done["first"] or approval.status == "expired"
@@ -201,15 +224,8 @@ async def decide_from_click(job: Job, ctx: JobContext) -> None:
         await _ephemeral_once(runtime, delivery.id, client, payload, text)
     # Whichever click's job resumed the turn holds its reply (with two at once, not always the first).
     if done.get("reply_message_id") and config.mode == "assist" and payload.get("thread_ts"):
-        reply_text = _stored_reply(runtime, tenant, approval.conversation_id, int(done["reply_message_id"]))
-        message = blocks.reply_message(
-            reply_text,
-            tools=done.get("tools", []),
-            model=done.get("model", ""),
-            degraded=bool(done.get("degraded")),
-            feedback=f"{approval.conversation_id}:{done['reply_message_id']}",
-        )
-        await _post_once(runtime, delivery.id, "reply_ts", client, payload, message)
+        stored = _stored_message(runtime, tenant, approval.conversation_id, int(done["reply_message_id"]))
+        await _post_once(runtime, delivery.id, "reply_ts", client, payload, _reply(stored))
     _finish(runtime, delivery.id, "done")
 
 
@@ -278,19 +294,51 @@ async def _post_once(
     target: dict[str, Any],
     message: dict[str, Any],
 ) -> None:
-    """Posts `message` unless this delivery recorded `step` already; records the ts right after."""
-    if step in _delivery(runtime, delivery_id).result:
+    """Posts `message` once for this delivery's `step`, its ts recorded after.
+
+    "posting" is recorded first and the message carries a marker in its metadata: a re-run that finds
+    "posting" (the worker died, or Slack's answer was lost, mid-call) looks for the marker in the thread
+    before posting again. Reading the thread needs the `*:history` scopes; without them it posts again.
+    """
+    recorded = _delivery(runtime, delivery_id).result.get(step)
+    if recorded is not None and recorded != POSTING:
         return
+    marker = {"event_type": "deskpilot_post", "event_payload": {"delivery_id": delivery_id, "step": step}}
+    if recorded == POSTING and (ts := await _find_marker(client, target, marker)):
+        _record(runtime, delivery_id, **{step: ts})
+        return
+    _record(runtime, delivery_id, **{step: POSTING})
     answer = await _call(
         client.chat_postMessage(
             channel=target["channel"],
             thread_ts=target.get("thread_ts") or None,
             unfurl_links=False,
             unfurl_media=False,
+            metadata=marker,
             **message,
         )
     )
     _record(runtime, delivery_id, **{step: answer.get("ts")})
+
+
+async def _find_marker(client: AsyncWebClient, target: dict[str, Any], marker: dict[str, Any]) -> str | None:
+    try:
+        if target.get("thread_ts"):
+            found = await _call(
+                client.conversations_replies(
+                    channel=target["channel"], ts=target["thread_ts"], include_all_metadata=True, limit=200
+                )
+            )
+        else:
+            found = await _call(
+                client.conversations_history(channel=target["channel"], include_all_metadata=True, limit=100)
+            )
+    except DeadJob:
+        return None  # e.g. missing_scope: posting again is the lesser evil than never answering
+    for posted in found.get("messages") or []:
+        if (posted.get("metadata") or {}).get("event_payload") == marker["event_payload"]:
+            return str(posted["ts"])
+    return None
 
 
 async def _ephemeral_once(
@@ -372,11 +420,10 @@ def _restore(runtime: Runtime, tenant: str, conversation_id: str, text: str) -> 
     return str(runtime.redactor.restore(text, tenant=tenant, conversation_id=conversation_id))
 
 
-def _stored_reply(runtime: Runtime, tenant: str, conversation_id: str, message_id: int) -> str:
-    """The reply as stored with the turn, PII restored: staff read it, the model only saw placeholders."""
-    for message in runtime.conversations.messages(
-        tenant=tenant, conversation_id=conversation_id, restore=True
-    ):
+def _stored_message(runtime: Runtime, tenant: str, conversation_id: str, message_id: int) -> Message:
+    """The reply as stored with its turn, PII restored: staff read it, the model only saw placeholders."""
+    messages = runtime.conversations.messages(tenant=tenant, conversation_id=conversation_id, restore=True)
+    for message in messages:
         if message.id == message_id:
-            return message.content
+            return message
     raise DeadJob("the stored reply of this turn is missing")

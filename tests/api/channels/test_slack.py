@@ -169,6 +169,11 @@ def workspace(client: Any, seeded_engine: Any, slack: FakeSlack) -> Workspace:
     return Workspace(client, seeded_engine, slack)
 
 
+def only_delivery(engine: Any) -> Delivery:
+    with Session(engine) as session:
+        return session.exec(select(Delivery)).one()
+
+
 def replies_in(slack: FakeSlack, thread_ts: str) -> list[dict[str, Any]]:
     return [p for p in slack.posted("chat.postMessage") if p.get("thread_ts") == thread_ts]
 
@@ -275,6 +280,55 @@ def test_the_previous_signing_secret_works_during_the_grace_period(workspace: Wo
         workspace.client.post(workspace.url, content=challenge, headers=signed(challenge, old)).status_code
         == 401
     )
+
+
+def test_a_direct_message_is_answered_and_channel_chatter_is_not(workspace: Workspace) -> None:
+    dm, chatter = json.loads(mention("status of CUS-1001's orders?")), json.loads(mention("lunch?"))
+    dm["event"] |= {"type": "message", "channel": "D0DIRECT01", "channel_type": "im"}
+    chatter["event"] |= {"type": "message", "channel_type": "channel"}
+    assert workspace.send(json.dumps(chatter)).status_code == 200
+    assert workspace.send(json.dumps(dm)).status_code == 200
+    (reply,) = wait_for(lambda: workspace.slack.posted("chat.postMessage"))
+    assert reply["channel"] == "D0DIRECT01" and reply["thread_ts"] == dm["event"]["ts"]
+    time.sleep(0.3)
+    assert len(workspace.slack.posted("chat.postMessage")) == 1
+
+
+def test_staff_name_the_customer_by_email_and_no_raw_pii_is_stored(
+    workspace: Workspace, seeded_engine: Any
+) -> None:
+    from api.jobs.models import Job
+    from tools.backends.sql import SqlStoreBackend
+
+    customer = SqlStoreBackend(seeded_engine).get_customer("default", "CUS-1001")
+    assert customer is not None
+    ts = new_ts()
+    workspace.send(mention(f"{customer.email} asks about their latest order", ts=ts))
+    wait_for(lambda: replies_in(workspace.slack, ts))
+    conversation = workspace.conversation(ts)
+    assert conversation is not None and conversation.customer_id == "CUS-1001"
+    with Session(seeded_engine) as session:
+        (job,) = session.exec(select(Job).where(Job.kind == "slack.turn")).all()
+        (delivery,) = session.exec(select(Delivery)).all()
+        assert "<EMAIL" in job.payload["text"] and customer.email not in json.dumps(job.payload)
+        assert customer.email not in json.dumps(delivery.result)
+    stored = workspace.client.get(
+        f"/v1/conversations/{conversation.id}", params={"redacted": True}, headers=workspace.admin
+    ).json()
+    assert customer.email not in json.dumps(stored)
+    restored = workspace.client.get(f"/v1/conversations/{conversation.id}", headers=workspace.admin).json()
+    assert customer.email in restored["messages"][0]["content"]  # staff see the real value
+
+
+def test_a_post_whose_answer_was_lost_is_found_not_repeated(workspace: Workspace) -> None:
+    workspace.slack.lose_answer_next("chat.postMessage")
+    ts = new_ts()
+    workspace.send(mention("what is the status for CUS-1001?", ts=ts))
+    wait_for(lambda: workspace.slack.posted("conversations.replies"))
+    wait_for(lambda: only_delivery(workspace.engine).status == "done")
+    delivery = only_delivery(workspace.engine)
+    assert len(replies_in(workspace.slack, ts)) == 1  # Slack took the first post; it was not repeated
+    assert delivery.result["reply_ts"] == replies_in(workspace.slack, ts)[0]["_ts"]
 
 
 def test_bots_and_edits_are_ignored(workspace: Workspace) -> None:
@@ -399,6 +453,27 @@ def test_two_clicks_at_the_same_moment_execute_once(workspace: Workspace, seeded
     assert len(replies_in(workspace.slack, message["thread_ts"])) == 3  # one reply after the decision
 
 
+def test_a_click_on_an_expired_approval_says_so(workspace: Workspace, seeded_engine: Any) -> None:
+    from datetime import timedelta
+
+    from api.models import Approval, utcnow
+
+    order, approval_id, message = _request_refund(workspace, seeded_engine)
+    with Session(seeded_engine) as session:
+        approval = session.get(Approval, approval_id)
+        assert approval is not None
+        approval.expires_at = utcnow() - timedelta(minutes=1)
+        session.add(approval)
+        session.commit()
+    before = len(refunds_of(seeded_engine, order))
+    workspace.send(click(blocks.APPROVE, approval_id, user=APPROVER, message=message))
+    (notice,) = wait_for(lambda: workspace.slack.posted("chat.postEphemeral"))
+    assert "expired" in notice["text"] and notice["user"] == APPROVER
+    (update,) = wait_for(lambda: workspace.slack.posted("chat.update"))
+    assert "Expired" in json.dumps(update["blocks"])
+    assert len(refunds_of(seeded_engine, order)) == before
+
+
 # --- alerts-only mode, tenants -----------------------------------------------------------------------------
 
 
@@ -432,9 +507,9 @@ def test_alerts_only_never_answers_and_posts_approvals_and_handoffs(
         json={"content": "I want to speak to a human agent, this is unacceptable"},
         headers=agent,
     )
-    if client.get(f"/v1/conversations/{human}", headers=agent).json()["status"] == "needs_human":
-        handoff = wait_for(lambda: [p for p in slack.posted("chat.postMessage") if human in p["text"]])
-        assert handoff[0]["channel"] == ALERTS
+    assert client.get(f"/v1/conversations/{human}", headers=agent).json()["status"] == "needs_human"
+    (handoff,) = wait_for(lambda: [p for p in slack.posted("chat.postMessage") if human in p["text"]])
+    assert handoff["channel"] == ALERTS and "needs a human" in handoff["text"]
 
     message = {"ts": "1700000000.000777", "channel": ALERTS}
     workspace.send(click(blocks.APPROVE, turn["pending_approval"], user=APPROVER, message=message))
