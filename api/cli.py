@@ -15,6 +15,7 @@ from api.cli_integrations import integrations_app
 from api.cli_knowledge import ingest, search
 from api.cli_report import report
 from api.cli_tenant import tenant_app
+from api.cli_triage import triage_backlog
 from api.settings import get_settings
 
 app = typer.Typer(help="Deskpilot support copilot.", no_args_is_help=True, add_completion=False)
@@ -28,6 +29,7 @@ app.command("eval")(eval_cmd)
 app.add_typer(integrations_app, name="integrations")
 app.add_typer(tenant_app, name="tenant")
 app.command("report")(report)
+app.command("triage-backlog")(triage_backlog)
 
 
 def _engine() -> Any:

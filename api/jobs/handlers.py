@@ -23,7 +23,11 @@ if TYPE_CHECKING:
     from api.runtime import Runtime
 
 # Modules of Deskpilot itself that register handlers; deployments add theirs with DESKPILOT_JOB_HANDLERS.
-BUILTIN_HANDLER_MODULES: tuple[str, ...] = ("api.channels.slack.jobs", "api.channels.helpdesk.work")
+BUILTIN_HANDLER_MODULES: tuple[str, ...] = (
+    "api.channels.slack.jobs",
+    "api.channels.helpdesk.work",
+    "api.triage_batches",
+)
 
 
 @dataclass(frozen=True)
