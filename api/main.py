@@ -30,6 +30,7 @@ from api.routes import (
     tenant,
     tickets,
     triage,
+    triage_batches,
     usage,
     webhooks,
 )
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None, **runtime_overrides: Any) -> Fa
     app.include_router(webhooks.router)
     app.include_router(tickets.router)
     app.include_router(openai_compat.router)
+    app.include_router(triage_batches.router)
     app.include_router(slack.router)
     app.include_router(staff.router)
     app.include_router(sidebar.router)
