@@ -14,6 +14,7 @@ BENCHMARKS = [
     "knowledge_bench",
     "retrieval_eval",
     "cache_sim",
+    "webhook_bench",
 ]
 
 
