@@ -239,6 +239,7 @@ class Values:
             .lower()
             .replace(" ", "")
             .replace("'", "")
+            .replace("’", "")
         )
         domain = self.rng.choice(
             [faker.free_email_domain(), faker.domain_name(), self.rng.choice(ODD_DOMAINS)]
@@ -477,8 +478,8 @@ class Message:
 class _Builder:
     """Concatenates pieces and records where each labelled value lands; applies case and typos."""
 
-    def __init__(self, rng: random.Random, case: str, typos: bool) -> None:
-        self.rng, self.case, self.typos = rng, case, typos
+    def __init__(self, rng: random.Random, case: str, typos: bool, products: Sequence[str]) -> None:
+        self.rng, self.case, self.typos, self.products = rng, case, typos, products
         self.parts: list[str] = []
         self.spans: list[Span] = []
         self.length = 0
@@ -495,7 +496,7 @@ class _Builder:
     def text(self, text: str) -> None:
         if "[" in text:
             text = text.replace("[order]", f"ORD-{self.rng.randrange(100000, 999999)}")
-            text = text.replace("[product]", self.rng.choice(PRODUCTS))
+            text = text.replace("[product]", self.rng.choice(self.products))
         text = self._cased(text)
         if self.typos and len(text) > 12 and self.rng.random() < 0.5:
             i = self.rng.randrange(1, len(text) - 2)
@@ -522,6 +523,7 @@ class Generator:
         self.rng = random.Random(seed)
         self.values = Values(self.rng, seed)
         self.templates = templates  # "all", "tuning" or "held_out"
+        self.products = self._split(PRODUCTS)
         self.staff = [self.values.person("en_US") for _ in range(4)]
         self._fill_context: dict[str, object] = {}
 
@@ -529,6 +531,12 @@ class Generator:
 
     def messages(self, count: int) -> list[Message]:
         return [self.message() for _ in range(count)]
+
+    def _split(self, items: Sequence[str]) -> list[str]:
+        """The tuning or held-out part of a list (every fourth item is held out), or all of it."""
+        if self.templates == "all":
+            return list(items)
+        return [item for i, item in enumerate(items) if held_out(i) == (self.templates == "held_out")]
 
     def _pick(self, family: str) -> tuple[str, bool]:
         options = list(enumerate(SENTENCES[family]))
@@ -542,7 +550,7 @@ class Generator:
         rng = self.rng
         locale = rng.choice(LOCALES)
         case = rng.choices(["as is", "lower", "upper"], weights=[80, 15, 5])[0]
-        builder = _Builder(rng, case, typos=rng.random() < 0.15)
+        builder = _Builder(rng, case, typos=rng.random() < 0.15, products=self.products)
         person = self.values.person(locale)
         self._names_held_out: list[bool] = []
         shape = rng.choice(["email", "email", "chat", "form", "forwarded", "transcript", "list"])
@@ -664,7 +672,7 @@ class Generator:
         rng = self.rng
         staff = rng.choice(self.staff)
         order = f"ORD-{rng.randrange(100000, 999999)}"
-        product = rng.choice(PRODUCTS)
+        product = rng.choice(self.products)
         sku = rng.choice(SKUS)
         amount = rng.choice(
             [
@@ -699,7 +707,7 @@ class Generator:
             f"Thanks {staff.first}, that fixed it!",
             f"{staff.first} {staff.last} from your team said the refund of {amount} would take 5-7 days.",
             f"Tracking number {tracking} hasn't moved since {date}.",
-            f"Can I swap the {product} for the {rng.choice(PRODUCTS)}? Size M instead of L.",
+            f"Can I swap the {product} for the {rng.choice(self.products)}? Size M instead of L.",
             f"Is the {product} still on sale for {amount}?",
             f"My order {order} says delivered on {date} but nothing came.",
             f"I'd like to return {sku}, it's unused and in the original box.",
@@ -716,6 +724,7 @@ class Generator:
             "I rated it 5/5 for the first 30 days, then the zip broke.",
             f"Ticket TCK-{rng.randrange(1000, 99999)} is still open after {qty} weeks.",
         ]
+        sentences = self._split(sentences)
         picked = rng.sample(sentences, k=rng.randint(1, 4))
         body = " ".join(picked)
         shape = rng.random()

@@ -8,7 +8,7 @@ from typing import Any
 import regex
 from presidio_analyzer import AnalyzerEngine, RecognizerResult
 
-from agent.pii.gazetteer import surnames
+from agent.pii.gazetteer import first_names, surnames
 from agent.pii.names import propagate_names
 from agent.pii.recognizers.person import is_name_word
 
@@ -31,19 +31,17 @@ class DeskpilotAnalyzer(AnalyzerEngine):
     to their other mentions in the same message.
     """
 
-    _english_words: frozenset[str] | None = None
+    def __init__(self, *args: Any, english_words: frozenset[str] = frozenset(), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.english_words = english_words
 
     def _names_a_thing(self, text: str, result: RecognizerResult) -> bool:
         """ "the Victoria Falls water filter", "3 Sierra Camp stoves": counted or determined, and ending in an
         English word that is no surname, it is a thing ("a Harvey Leach concert" stays a name)."""
         if _THING_BEFORE.search(text, max(0, result.start - 12), result.start) is None:
             return False
-        if self._english_words is None:
-            from agent.pii.engine import english_words
-
-            self._english_words = english_words(self.nlp_engine.nlp[self.supported_languages[0]])  # type: ignore[attr-defined]
         last = _last_word(text[result.start : result.end])
-        return last in self._english_words and last not in surnames()
+        return last in self.english_words and last not in surnames()
 
     def analyze(self, text: str, language: str, **kwargs: Any) -> list[RecognizerResult]:  # type: ignore[override]
         allow_list = kwargs.pop("allow_list", None) or ()
@@ -55,6 +53,9 @@ class DeskpilotAnalyzer(AnalyzerEngine):
         results = spare_protected(text, results)
         results = [r for r in results if r.entity_type != "PERSON" or _has_name_word(text[r.start : r.end])]
         results = [r for r in results if r.entity_type != "PERSON" or not self._names_a_thing(text, r)]
+        if text == text.lower():
+            # spaCy calls random lower-case words people ("please cancel"): keep guesses with a known name.
+            results = [r for r in results if not _unfounded_guess(text, r)]
         results = spare_allowed(text, results, allow_list)
         results = results + propagate_names(text, results)
         results = spare_allowed(text, results, allow_list)
@@ -72,6 +73,15 @@ _THING_BEFORE = regex.compile(
 def _last_word(value: str) -> str:
     words = value.split()
     return words[-1].strip(".,;:!?'\"").lower() if words else ""
+
+
+def _unfounded_guess(text: str, result: RecognizerResult) -> bool:
+    if result.entity_type != "PERSON":
+        return False
+    if (result.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY) != "SpacyRecognizer":
+        return False
+    words = [w.strip(".,;:!?'\"") for w in text[result.start : result.end].lower().split()]
+    return not any(w in first_names() or w in surnames() for w in words)
 
 
 def _shouting(text: str) -> bool:

@@ -87,7 +87,8 @@ def build_analyzer(
     registry.load_predefined_recognizers(languages=[LANGUAGE], nlp_engine=nlp_engine)
     for name in REPLACED_RECOGNIZERS:
         registry.remove_recognizer(name)
-    for recognizer in custom_recognizers(english_words(nlp_engine.nlp[LANGUAGE])):
+    words = english_words(nlp_engine.nlp[LANGUAGE])  # type: ignore[attr-defined]
+    for recognizer in custom_recognizers(words):
         registry.add_recognizer(recognizer)
     # Labels such as "office"/"fax" often follow a number in contact blocks, so look two words ahead too.
     enhancer = LemmaContextAwareEnhancer(context_prefix_count=5, context_suffix_count=2)
@@ -97,6 +98,7 @@ def build_analyzer(
         supported_languages=[LANGUAGE],
         context_aware_enhancer=enhancer,
         default_score_threshold=score_threshold,
+        english_words=words,
     )
 
 

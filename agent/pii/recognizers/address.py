@@ -217,8 +217,8 @@ class StreetAddressRecognizer(NearbyWordsContext, PatternRecognizer):
         # Street grammar leans on capitals; in an all-lower-case message, read a capitalised copy instead.
         source = _capitalised(text) if text == text.lower() else text
         results = super().analyze(source, entities, nlp_artifacts, regex_flags)
-        results = [r for r in results if not _looks_like_goods(source, r)]
-        if source is not text:
+        results = [r for r in results if not _looks_like_goods(source, r, text) and not _prose(source, r)]
+        if source is not text or text == text.upper():
             # Without capitals, only street-type lines count, and never across a sentence end.
             results = [
                 r
@@ -226,6 +226,7 @@ class StreetAddressRecognizer(NearbyWordsContext, PatternRecognizer):
                 if r.analysis_explanation is not None
                 and r.analysis_explanation.pattern_name not in _CAPITALS_ONLY
                 and ". " not in source[r.start : r.end]
+                and not _function_words_inside(source[r.start : r.end])
             ]
         grown = [self._grow(source, result) for result in results]
         return _merge_overlapping(grown)
@@ -237,6 +238,8 @@ class StreetAddressRecognizer(NearbyWordsContext, PatternRecognizer):
         if before:
             start = before.start()
         end = _grow_below(text, _grow_on_line(text, end))
+        if text[end - 1] == "." and _SENTENCE_END.search(text, 0, end):
+            end -= 1  # the full stop of the sentence, not an abbreviation
         # A street line followed by a unit, a place and a postcode is an address whatever its wording.
         grown_part = text[result.end : end]
         if regex.search(_UNIT, grown_part) or ("\n" in grown_part and _POSTCODE_LIKE.search(grown_part)):
@@ -267,7 +270,7 @@ _QUANTITY_BEFORE = regex.compile(
 _NEXT_WORD = regex.compile(r"[ \t]+(\p{L}+)")
 _MONTHS = regex.compile(
     r"(?:jan|january|feb|february|mar|march|apr|april|may|jun|june|jul|july|aug|august|sep|sept|september|"
-    r"oct|october|nov|november|dec|december)\b\.?[ \t]",
+    r"oct|october|nov|november|dec|december)(?:\.[ \t]|[ \t]+(?:\d|the\b))",
     regex.IGNORECASE,
 )
 
@@ -276,12 +279,26 @@ _ADVERBS = frozenset(
     "instead please pls thanks thx asap today tomorrow yesterday now soon already again yet anymore ok "  # noqa: SIM905
     "since till until sorry".split()
 )
+_WEAK_NUMBERED = "number, name and number (weak)"
 _CAPITALS_ONLY = frozenset(
     {"number, name and number (weak)", "unit (weak)", "name, street word and number (strong)"}
 )
 
 
-def _looks_like_goods(text: str, result: RecognizerResult) -> bool:
+def _function_words_inside(value: str) -> bool:
+    """ "2 tent for the summit light": a street name ("10 The Green") holds no "for" or "and"."""
+    words = [w.lower() for w in value.split()[1:-1]]
+    return any(w in STOP_WORDS for w in (words[1:] if words[:1] == ["the"] else words))
+
+
+def _prose(text: str, result: RecognizerResult) -> bool:
+    """ "90999 Please refund to 6011": the weak number-name-number shape over a sentence, not a street."""
+    if result.analysis_explanation is None or result.analysis_explanation.pattern_name != _WEAK_NUMBERED:
+        return False
+    return any(word.lower() in STOP_WORDS for word in text[result.start : result.end].split()[1:-1])
+
+
+def _looks_like_goods(text: str, result: RecognizerResult, original: str | None = None) -> bool:
     """ "I ordered 3 Aspen Creek sleeping bags", "8 Nov. The Aspen Creek": a quantity or a date."""
     value = text[result.start : result.end]
     number = regex.match(r"[\d/]+[A-Za-z]?[ \t]+", value)
@@ -289,12 +306,18 @@ def _looks_like_goods(text: str, result: RecognizerResult) -> bool:
         return False
     if _MONTHS.match(value, number.end()):
         return True
-    if _QUANTITY_BEFORE.search(text, 0, result.start) and len(number.group().strip()) <= 2:
+    quantity = regex.fullmatch(r"[1-9]\d?", number.group().strip()) is not None  # never "018", rarely 100+
+    if _QUANTITY_BEFORE.search(text, 0, result.start) and quantity:
         return True
+    if not quantity:
+        return False
     last_word = value.rstrip(". ").split()[-1].lower()
     if last_word in _CORE_TYPES:
         return False
-    following = _NEXT_WORD.match(text, result.end)
+    if text[result.end - 1] in ".,;:":
+        return False  # the line ended with the street type
+    # The next word as written: a capitalised copy of a lower-case message says nothing about nouns.
+    following = _NEXT_WORD.match(original if original is not None else text, result.end)
     # An address line ends, or goes on with a connector ("since May", "in Leeds"); goods go on with a noun.
     return (
         bool(following)
@@ -307,6 +330,8 @@ def _looks_like_goods(text: str, result: RecognizerResult) -> bool:
 _LEADING_PARTS = regex.compile(
     r"(?:(?:" + _UNIT + r"|(?i:level|lvl|floor|shop|h\.?no\.?)[ \t]*\d{1,3})[ \t,]+)?(?:\d{1,6}[ \t]+)+\Z"
     r"|(?:" + _UNIT + r"|(?i:level|lvl|floor|shop)[ \t]*\d{1,3})[ \t,]+\Z"
+    # the unit word alone, when the street pattern took its number as a house number ("Level 8 108 ...")
+    r"|(?<![\p{L}])(?i:level|lvl|floor|shop|flat|studio|unit|suite|ste\.?|apt\.?|apartment)[ \t]+\Z"
 )
 _LINE_TOKEN = regex.compile(
     r"[ \t]*,?[ \t]*(?:"
@@ -321,6 +346,11 @@ _LINE_TOKEN = regex.compile(
 _QUOTE_PREFIX = regex.compile(r"[ \t]*(?:[>|?*#\-][ \t]*)*")
 
 
+_SENTENCE_END = regex.compile(r"\p{L}{4}\.\Z")
+_FIELD_LABEL = regex.compile(r"[ \t]*[\p{L}][\p{L} .#]{0,24}:")  # "IP: ...", "Date of birth: ..."
+_UNIT_WORD = regex.compile(r"(?i:apt|ste|fl|no|st|rd|ave|blvd|dr|ln|ct|pl|sq|hwy)\.")
+
+
 def _address_tokens(text: str, pos: int, limit: int) -> int:
     """Consume address-looking tokens from `pos` on the same line; return where they stop."""
     end = pos
@@ -332,8 +362,11 @@ def _address_tokens(text: str, pos: int, limit: int) -> int:
         if word in _CLOSINGS or word == "i":
             break
         end = match.end()
-        if end - pos > len(match.group()) and _POSTCODE_LIKE.fullmatch(match.group().strip(" \t,")):
+        token = match.group().strip(" \t,")
+        if end - pos > len(match.group()) and _POSTCODE_LIKE.fullmatch(token):
             break  # the postcode closes the line ("KY 48328 Please text me")
+        if token.endswith(".") and len(token) > 3 and not _UNIT_WORD.fullmatch(token):
+            break  # a sentence ends here ("Springfield. Where is ...")
     return end
 
 
@@ -361,10 +394,11 @@ def _grow_below(text: str, end: int, max_lines: int = 5) -> int:
                 pos = line_end
                 continue
             break
-        if ":" in line or "@" in line or _PHONE_LIKE.fullmatch(line.strip()):
+        if _PHONE_LIKE.fullmatch(line.strip()) or _FIELD_LABEL.match(line):
             break
         stop = _address_tokens(text, body, limit=6)
-        if stop == body or _PHONE_LIKE.search(text, body, stop):
+        consumed = text[body:stop]
+        if stop == body or ":" in consumed or "@" in consumed or _PHONE_LIKE.search(consumed):
             break
         end = pos = stop
         consumed = text[body:stop]

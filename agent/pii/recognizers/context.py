@@ -53,10 +53,22 @@ class NearbyWordsContext:
     def _words_regex(self) -> Any:
         if self._context_regex is None:
             alternatives = "|".join(
-                regex.escape(word) for word in sorted(self.context, key=len, reverse=True)
+                regex.escape(word) for word in sorted(with_typos(self.context), key=len, reverse=True)
             )
             self._context_regex = regex.compile(r"(?<![\p{L}\d])(?:" + alternatives + r")", regex.IGNORECASE)
         return self._context_regex
+
+
+def with_typos(words: list[str]) -> set[str]:
+    """The words and their one-swap typos ("potsal code", "adahar"): customers type fast. Only words of six
+    letters or more, where a swapped pair is still unmistakable."""
+    out = set(words)
+    for word in words:
+        if len(word) >= 6:
+            for i in range(len(word) - 1):
+                if word[i].isalpha() and word[i + 1].isalpha() and word[i] != word[i + 1]:
+                    out.add(word[:i] + word[i + 1] + word[i] + word[i + 2 :])
+    return out
 
 
 def _any_in(words: Any, context: list[str] | None) -> Any:

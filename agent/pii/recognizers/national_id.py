@@ -70,7 +70,7 @@ class TfnRecognizer(NearbyWordsContext, AuTfnRecognizer):
             name="TfnRecognizer",
         )
 
-    def validate_result(self, pattern_text: str) -> bool | None:
+    def validate_result(self, pattern_text: str) -> bool | None:  # type: ignore[override]
         return None if super().validate_result(pattern_text) else False
 
 
@@ -87,7 +87,7 @@ class AadhaarRecognizer(NearbyWordsContext, InAadhaarRecognizer):
             context=self.CONTEXT, supported_language=supported_language, name="AadhaarRecognizer"
         )
 
-    def validate_result(self, pattern_text: str) -> bool | None:
+    def validate_result(self, pattern_text: str) -> bool | None:  # type: ignore[override]
         return None if super().validate_result(pattern_text) else False
 
 

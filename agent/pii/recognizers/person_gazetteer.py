@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from presidio_analyzer.nlp_engine import NlpArtifacts
 
 _WORD = regex.compile(r"\p{L}[\p{L}'’]*(?:-\p{L}[\p{L}'’]*)?")
+# Who else speaks in a chat transcript: with one of these on a line of its own, the other speakers are people.
+_ROLES = frozenset("agent support bot assistant operator rep advisor adviser staff system".split())  # noqa: SIM905
 _SPEAKER = regex.compile(r"^[ \t>]*(\p{L}[\p{L}'’\-]+)[ \t]*:", regex.MULTILINE)
 # A name is rarely the object of a determiner; a product or a place in a product name often is.
 _DETERMINERS = frozenset("the a an this that these those your our their its my his her".split())  # noqa: SIM905
@@ -86,12 +88,12 @@ class GazetteerNameRecognizer(LocalRecognizer):
                 score = self.SCORE
             if score:
                 results.append(self._result(one.start(), two.end(), score, "a known given name and surname"))
-        for speaker in _SPEAKER.finditer(text):
+        speakers = list(_SPEAKER.finditer(text))
+        transcript = any(s.group(1).lower() in _ROLES for s in speakers)
+        for speaker in speakers:
             word = speaker.group(1)
-            if word.lower() in firsts and is_name_word(word):
-                results.append(
-                    self._result(speaker.start(1), speaker.end(1), self.SCORE, "a chat speaker's given name")
-                )
+            if is_name_word(word) and (word.lower() in firsts or (transcript and word.lower() not in _ROLES)):
+                results.append(self._result(speaker.start(1), speaker.end(1), self.SCORE, "a chat speaker"))
         return results
 
     def _score(self, first: str, last: str, caseless: bool, lasts: frozenset[str]) -> float | None:

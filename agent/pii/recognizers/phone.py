@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern, PatternRecognizer, RecognizerResult
 
 from agent.pii.recognizers.context import NearbyWordsContext
+
+if TYPE_CHECKING:
+    from presidio_analyzer.nlp_engine import NlpArtifacts
 
 # Digit groups separated by one space, dot or dash; not glued to letters or to our ids (ORD-123456).
 _EDGE_BEFORE = r"(?<![\w\-/.$€£+])(?<!\d,)"
@@ -33,7 +37,7 @@ class GroupedPhoneRecognizer(NearbyWordsContext, PatternRecognizer):
         ),
         Pattern(
             "area code in parentheses (medium)",
-            _EDGE_BEFORE + r"(?:1[ .\-]?)?\(\d{2,4}\)[ .\-]?\d{2,4}(?:[ .\-]\d{2,4}){1,3}" + _EDGE_AFTER,
+            _EDGE_BEFORE + r"(?:1[ .\-]?)?\(\d{2,4}\)[ .\-]?\d{2,4}(?:[ .\-]?\d{2,4}){1,3}" + _EDGE_AFTER,
             0.6,
         ),
         Pattern(
@@ -85,8 +89,13 @@ class GroupedPhoneRecognizer(NearbyWordsContext, PatternRecognizer):
     LINE_SCORE = 0.5
 
     def enhance_using_context(
-        self, text, raw_recognizer_results, other_raw_recognizer_results, nlp_artifacts, context=None
-    ):  # type: ignore[no-untyped-def]
+        self,
+        text: str,
+        raw_recognizer_results: list[RecognizerResult],
+        other_raw_recognizer_results: list[RecognizerResult],
+        nlp_artifacts: NlpArtifacts | None,
+        context: list[str] | None = None,
+    ) -> list[RecognizerResult]:
         results = super().enhance_using_context(
             text, raw_recognizer_results, other_raw_recognizer_results, nlp_artifacts, context
         )

@@ -7,12 +7,16 @@ from typing import TYPE_CHECKING
 import regex
 from presidio_analyzer import AnalysisExplanation, Pattern, PatternRecognizer, RecognizerResult
 
-from agent.pii.recognizers.context import NearbyWordsContext
+from agent.pii.recognizers.context import NearbyWordsContext, with_typos
 
 if TYPE_CHECKING:
     from presidio_analyzer.nlp_engine import NlpArtifacts
 
-_CUE = r"(?i:zip|zip\s*code|zipcode|post\s*code|postcode|postal\s*code|plz|eircode)"
+_CUE = (
+    r"(?i:zip|zip\s*code|zipcode|post\s*code|postcode|postal\s*code|plz|eircode|"
+    + "|".join(sorted(with_typos(["postcode", "postal code", "zipcode", "eircode"]) - {"postcode"}, key=len))
+    + ")"
+)
 # A national postcode format: US ZIP(+4), Brazil, Poland, Sweden/Czechia/Slovakia/Greece, Netherlands,
 # Canada, UK, Ireland and the bare 3-6 digit codes of most of Europe.
 _ANY_CODE = (
@@ -32,7 +36,7 @@ class ZipCodeRecognizer(NearbyWordsContext, PatternRecognizer):
     PATTERNS = [
         Pattern(
             "code after a postcode cue (strong)",
-            r"(?<=\b" + _CUE + r"(?:\s+(?i:is))?\s*[:#\-]?\s*)(?i:" + _ANY_CODE + r")\b",
+            r"(?<=\b" + _CUE + r"(?:\s+(?i:is|si|was))?\s*[:#\-]?\s*)(?i:" + _ANY_CODE + r")\b",
             0.85,
         ),
         Pattern("US state and ZIP (medium)", r"(?<=,?\s\b[A-Z]{2}\s{1,2})\d{5}(?:-\d{4})?\b", 0.5),

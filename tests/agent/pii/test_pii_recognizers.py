@@ -86,6 +86,16 @@ POSITIVE = [
     ("PERSON", "the parcel was for irene pugh-short, my aunt", "irene pugh-short"),
     ("PERSON", "Kind regards,\nRebecca", "Rebecca"),
     ("PERSON", "Chat transcript\nAgent: Hi!\nMichelle: my order is late", "Michelle"),
+    ("PERSON", "Chat transcript\nAgent: Hi!\nFalak: my order is late", "Falak"),
+    ("ZIP_CODE", "my postcdoe is n9c 7y6.", "n9c 7y6"),
+    ("IN_AADHAAR", "adahar no: 4858 8705 8087", "4858 8705 8087"),
+    ("PHONE_NUMBER", "Best,\nJoanne\n(02)36439971 (ext 76240)", "(02)36439971 (ext 76240)"),
+    ("STREET_ADDRESS", "Address: Level 8 108 Mcmahon Access\nIP: 20.131.19.200", "Level 8 108 Mcmahon Access"),
+    (
+        "STREET_ADDRESS",
+        "Shipping address:\n961 Jones Mills\nEast Williamburgh, 90999 Please refund to my card.",
+        "961 Jones Mills\nEast Williamburgh, 90999",
+    ),
 ]
 
 # (entity type that must not appear, text)
@@ -122,6 +132,9 @@ NEGATIVE = [
     ("PERSON", "Tracking number TBA48016419391 hasn't moved."),
     ("PERSON", "I'D LIKE TO RETURN IT, IT'S UNUSED AND IN THE ORIGINAL BOX."),
     ("PHONE_NUMBER", "order ord-388292 was £164"),
+    ("PERSON", "please cancel ord-581374; i found the pack cheaper"),
+    ("STREET_ADDRESS", "can i swap the summit light 2 tent for the aspen creek sleeping bag?"),
+    ("STREET_ADDRESS", "THE SUMMIT LIGHT 2 TENT WAS NOT. THE SUMMIT LIGHT 2 TENT WEIGHS 1.8 KG."),
 ]
 
 
