@@ -194,6 +194,11 @@ async def open_runtime(settings: Settings, **overrides: Any) -> AsyncIterator[Ru
             prices=load_price_table(settings.price_overrides),
             deadline_s=settings.turn_deadline_s,
         )
+        if settings.redis_url:
+            from agent.shared_breaker import share_breakers
+
+            # One failing model opens its breaker for every process (fails open to local state).
+            share_breakers(model, triage, redis_url=settings.redis_url, prefix=settings.breaker_key_prefix)
         metrics = Metrics()
         turns = TurnRunner(engine=engine, audit=audit, metrics=metrics, deadline_s=settings.turn_deadline_s)
         conversations = ConversationService(

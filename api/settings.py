@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     force_offline: bool = False  # use the offline engine even when a key is configured
     breaker_failure_threshold: int = Field(default=3, ge=1)  # consecutive failures before a model is skipped
     breaker_reset_s: float = Field(default=30.0, gt=0)  # then one trial call after this long
+    breaker_key_prefix: str = "deskpilot:breaker"  # with DESKPILOT_REDIS_URL, every process shares breakers
     price_overrides: str | None = None  # JSON: {"model": {"input": 2.5, "cached_input": 1.25, "output": 10}}
     prompt_cache_key_rpm: int = Field(default=15, ge=1)  # requests a minute per prompt_cache_key
     image_max_bytes: int = Field(default=5_000_000, ge=1_000)
