@@ -206,9 +206,37 @@ class TurnRunner:
 
     @asynccontextmanager
     async def lock(self, conversation_id: str) -> AsyncIterator[None]:
-        """One turn at a time per conversation: in this process, and on PostgreSQL across processes too
-        (an advisory lock held on its own connection), since the checkpoint is a single timeline."""
+        """One turn at a time per conversation, since the checkpoint is a single timeline: in this process
+        (an asyncio lock), and across processes too. On PostgreSQL, an advisory lock held on its own
+        connection. On SQLite (one machine, several processes), an exclusive `fcntl.flock` on one of 4,096
+        lock files beside the database file (`locks/turn-NNNN.lock`, picked by a hash of the conversation
+        id): taken without blocking and retried every few ms, so a cancelled waiter holds nothing; the kernel
+        drops it when its process dies, so a SIGKILL leaves no stale lock."""
         async with self._locks[conversation_id]:
+            database = self.engine.url.database
+            if self.engine.dialect.name == "sqlite" and database and database != ":memory:":
+                import fcntl
+                import os
+                import zlib
+                from pathlib import Path
+
+                folder = Path(database).resolve().parent / "locks"
+                folder.mkdir(exist_ok=True)
+                bucket = zlib.crc32(conversation_id.encode()) % 4096
+                fd = os.open(folder / f"turn-{bucket:04d}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+                try:
+                    pause = 0.002
+                    while True:
+                        try:
+                            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                            break
+                        except BlockingIOError:
+                            await asyncio.sleep(pause)
+                            pause = min(pause * 2, 0.05)
+                    yield
+                finally:
+                    os.close(fd)  # closing the only descriptor releases the lock
+                return
             if self.engine.dialect.name != "postgresql":
                 yield
                 return
