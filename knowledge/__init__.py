@@ -80,4 +80,6 @@ def open_knowledge_base(
     else:
         Path(chroma_path).mkdir(parents=True, exist_ok=True)
         client = chromadb.PersistentClient(path=str(chroma_path), settings=settings)
-    return KnowledgeBase(client, embedder, provider=provider)
+    # A server is shared by many processes: every search checks the collection's revision (one small
+    # request), so a document another process ingested is found by the very next query.
+    return KnowledgeBase(client, embedder, provider=provider, refresh_interval_s=0.0 if chroma_url else 2.0)

@@ -301,8 +301,13 @@ class KnowledgeBase:
                 on_progress(len(records))
         if upserts or delete_ids:
             # Other processes sharing this Chroma reload their keyword index when the revision moves.
+            seen = self.client.get_collection(collection.name, embedding_function=self._chroma_ef).metadata
+            stale = str((seen or {}).get("revision", "")) != corpus.revision  # another process wrote too
             corpus.revision = uuid.uuid4().hex
             collection.modify(metadata={"tenant": tenant, "revision": corpus.revision})
+            if stale:
+                with self._lock:
+                    self._corpora.pop(tenant, None)  # our copy lacks their chunks: the next search reloads
 
     def delete_document(self, tenant: str, document_id: str) -> bool:
         collection = self._collection(tenant)
