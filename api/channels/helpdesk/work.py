@@ -25,7 +25,7 @@ from api.channels.helpdesk.notes import already_posted, render, send
 from api.deliveries import Delivery
 from api.errors import ApiError, ConflictError
 from api.jobs import DeadJob, Job, JobContext, RetryJob, job_handler
-from api.models import UsageRecord, utcnow
+from api.models import Message, Turn, UsageRecord, utcnow
 from api.runtime import Runtime
 from api.turns import TurnFailed
 
@@ -111,6 +111,15 @@ async def _draft(
             )
         except ApiError:
             log.info("delivery %s: the ticket's conversation belongs to another customer", delivery.id)
+    if not result.get("failed_turn"):
+        earlier = await to_thread.run_sync(_earlier_turn, runtime, delivery, text)
+        if earlier is not None and earlier.status == "running":
+            raise RetryJob("an interrupted attempt's turn is still running", after_s=30.0)
+        if earlier is not None and earlier.status == "failed":
+            result = {**result, "failed_turn": earlier.id}
+        elif earlier is not None and earlier.status == "done":
+            stored = await to_thread.run_sync(_stored_result, runtime, earlier)
+            return {**await _triage(runtime, delivery, text), **stored}
     try:
         if result.get("failed_turn"):
             turn = await runtime.conversations.retry_turn(
@@ -161,6 +170,41 @@ def _turn_result(runtime: Runtime, tenant: str, turn: TurnResult) -> dict[str, A
         "citations": [_citation(c) for c in turn.citations],
         "tool_calls": [{"name": c["name"], "status": c["status"]} for c in turn.tool_calls],
         **_approvals(runtime, tenant, [turn.pending_approval] if turn.pending_approval else []),
+    }
+
+
+def _earlier_turn(runtime: Runtime, delivery: Delivery, text: str) -> Turn | None:
+    """The turn an interrupted attempt of this delivery started: its customer message (this text) is stored
+    after the delivery arrived. Re-running the job must not send the customer's message twice."""
+    with Session(runtime.engine, expire_on_commit=False) as session:
+        message = session.exec(
+            select(Message)
+            .where(
+                Message.conversation_id == delivery.conversation_id,
+                Message.role == "customer",
+                Message.content == text,
+                col(Message.created_at) >= delivery.received_at,
+            )
+            .order_by(col(Message.id).desc())
+        ).first()
+        return session.get(Turn, message.turn_id) if message is not None and message.turn_id else None
+
+
+def _stored_result(runtime: Runtime, turn: Turn) -> dict[str, Any]:
+    """What `_turn_result` gives, read back from the turn's stored draft."""
+    with Session(runtime.engine) as session:
+        reply = session.get(Message, turn.reply_message_id) if turn.reply_message_id else None
+    meta = reply.meta if reply is not None else {}
+    pending = meta.get("pending_approval")
+    return {
+        "conversation_id": turn.conversation_id,
+        "turn_id": turn.id,
+        "message_id": turn.reply_message_id,
+        "model": meta.get("model"),
+        "degraded": meta.get("degraded"),
+        "citations": [_citation(c) for c in meta.get("citations") or []],
+        "tool_calls": meta.get("tool_calls") or [],
+        **_approvals(runtime, turn.tenant, [pending] if pending else []),
     }
 
 

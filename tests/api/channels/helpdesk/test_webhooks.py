@@ -315,3 +315,35 @@ def test_the_requester_email_never_reaches_the_audit_log_or_the_job(
     for job in jobs:
         assert EMAIL not in str(job.payload)
     assert EMAIL not in str(delivery(seeded_engine, done.id).result)
+
+
+def test_a_rerun_after_the_turn_does_not_send_the_customer_message_twice(
+    client: Any, fake: FakeHelpdesk, seeded_engine: Any
+) -> None:
+    integration_id = register(client, "zendesk", fake)
+    runtime = client.app.state.runtime
+    original = runtime.triage.classify
+    calls: list[int] = []
+
+    async def fail_once(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:  # the attempt dies after its turn, before anything is recorded on the delivery
+            raise RuntimeError("worker lost")
+        return await original(*args, **kwargs)
+
+    runtime.triage.classify = fail_once
+    try:
+        answer = post_zendesk(client, integration_id, signing.zendesk_ticket(66, "Where is my order?"))
+        done = settled(seeded_engine, answer.json()["delivery_id"])
+    finally:
+        runtime.triage.classify = original
+    assert done.status == "done" and len(calls) == 2
+    conversation = runtime.conversations.find(tenant="default", channel="zendesk", external_id="zendesk:66")
+    roles = [
+        m.role
+        for m in runtime.conversations.messages(
+            tenant="default", conversation_id=conversation.id, restore=False
+        )
+    ]
+    assert roles == ["customer", "assistant"]  # one turn, found again by the re-run
+    assert len(fake.notes["66"]) == 1 and done.result["message_id"] is not None
