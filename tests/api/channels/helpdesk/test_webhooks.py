@@ -347,3 +347,68 @@ def test_a_rerun_after_the_turn_does_not_send_the_customer_message_twice(
     ]
     assert roles == ["customer", "assistant"]  # one turn, found again by the re-run
     assert len(fake.notes["66"]) == 1 and done.result["message_id"] is not None
+
+
+def test_a_refund_request_is_noted_as_a_pending_approval_with_a_link_and_priority_set(
+    client: Any, fake: FakeHelpdesk, seeded_engine: Any
+) -> None:
+    from tests.api.test_approvals import refundable_order
+
+    order = refundable_order(seeded_engine)
+    integration_id = register(client, "zendesk", fake, set_priority=True)
+    answer = post_zendesk(
+        client,
+        integration_id,
+        signing.zendesk_ticket(90, f"I want a refund for {order}, it arrived broken", email=EMAIL),
+    )
+    done = settled(seeded_engine, answer.json()["delivery_id"])
+    assert done.status == "done"
+    (approval,) = done.result["pending_approvals"]
+    note = fake.notes["90"][0]
+    assert (
+        f"http://127.0.0.1:8000/v1/approvals/{approval['id']}" in note
+        and "Waiting for staff approval" in note
+    )
+    runtime = client.app.state.runtime
+    assert (
+        runtime.approvals.get(tenant="default", approval_id=approval["id"]).status == "pending"
+    )  # not executed
+    assert fake.writes()[-1].json["ticket"]["priority"] == done.result["triage"]["priority"]
+
+
+@pytest.mark.parametrize(
+    ("provider", "body"),
+    [
+        ("jira", signing.jira_comment("SUP-5", "internal: check the warehouse", public=False)),
+        (
+            "jira",
+            signing.jira_comment("SUP-5", "We are on it", email="agent@acme.example"),
+        ),  # our own account
+        ("jira", {"webhookEvent": "jira:issue_updated", "issue": {"key": "SUP-5", "fields": {}}}),
+        ("zendesk", signing.zendesk_ticket(5, "Deskpilot suggested reply ... [deskpilot:dlv_0123abcd]")),
+    ],
+)
+def test_events_with_nothing_to_draft_are_ignored(
+    provider: str, body: dict[str, Any], client: Any, fake: FakeHelpdesk, seeded_engine: Any
+) -> None:
+    integration_id = register(client, provider, fake)
+    if provider == "jira":
+        raw, headers = signing.jira(SECRETS["jira"]["webhook_secret"], body)
+    else:
+        raw, headers = signing.zendesk(SECRETS["zendesk"]["signing_secret"], body)
+    answer = client.post(f"/v1/webhooks/{provider}/{integration_id}", content=raw, headers=headers)
+    assert (answer.status_code, answer.json()) == (200, {"ignored": True})
+    with Session(seeded_engine) as session:
+        assert session.exec(select(Job)).all() == []
+
+
+def test_a_jira_customer_comment_is_drafted(client: Any, fake: FakeHelpdesk, seeded_engine: Any) -> None:
+    integration_id = register(client, "jira", fake)
+    raw, headers = signing.jira(
+        SECRETS["jira"]["webhook_secret"], signing.jira_comment("SUP-6", "Any news on my order?")
+    )
+    answer = client.post(f"/v1/webhooks/jira/{integration_id}", content=raw, headers=headers)
+    assert settled(seeded_engine, answer.json()["delivery_id"]).status == "done"
+    assert len(fake.notes["SUP-6"]) == 1
+    again = client.post(f"/v1/webhooks/jira/{integration_id}", content=raw, headers=headers)
+    assert again.json()["duplicate"] is True  # the same X-Atlassian-Webhook-Identifier
