@@ -2,30 +2,25 @@
 
 Each job may run twice (a worker killed mid-way), so each records what it did in its delivery row
 (`Delivery.result`: the stored reply's id, the ts of every message it posted) before the next step,
-and a re-run skips what is recorded. Slack's errors map to the job errors: 429 and 5xx are retried
-(after `Retry-After` when Slack says), other refusals end the job.
+and a re-run skips what is recorded (api.channels.slack.posting).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable
 from typing import Any
 
-import aiohttp
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from api.channels.slack import blocks
 from api.channels.slack.app import CHANNEL, slack_config, web_client
+from api.channels.slack.posting import call, ephemeral_once, finish, load, post_once, record
 from api.deliveries import Delivery
 from api.errors import ConflictError, NotFoundError
-from api.integrations import Integration
 from api.jobs import DeadJob, Job, JobContext, RetryJob, job_handler
-from api.models import Approval, Message, Turn, utcnow
+from api.models import Approval, Message, Turn
 from api.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -36,7 +31,6 @@ EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 WAITING = (
     "This thread is waiting for a staff member to decide on a pending request; ask again once it is decided."
 )
-POSTING = "posting"  # a post under way: its outcome is unknown until the ts is recorded
 REFUSED = "Only the approvers configured for Deskpilot can decide this request; nothing was changed."
 
 
@@ -46,7 +40,7 @@ REFUSED = "Only the approvers configured for Deskpilot can decide this request; 
 @job_handler("slack.turn")
 async def run_thread_turn(job: Job, ctx: JobContext) -> None:
     runtime, payload = ctx.runtime, job.payload
-    delivery, integration = _load(runtime, payload)
+    delivery, integration = load(runtime, payload)
     if delivery.status == "done":
         return
     tenant, conversation_id = integration.tenant, payload["conversation_id"]
@@ -56,21 +50,21 @@ async def run_thread_turn(job: Job, ctx: JobContext) -> None:
         message_id = await _run_turn(runtime, delivery, payload, tenant)
         if message_id is None:
             notice = blocks.notice_message(WAITING)
-            await _post_once(runtime, delivery.id, "notice_ts", client, payload, notice)
-            _finish(runtime, delivery.id, "done")
+            await post_once(runtime, delivery.id, "notice_ts", client, payload, notice)
+            finish(runtime, delivery.id, "done")
             return
-        done = _record(runtime, delivery.id, message_id=message_id)
+        done = record(runtime, delivery.id, message_id=message_id)
     reply = _stored_message(runtime, tenant, conversation_id, int(done["message_id"]))
-    await _post_once(runtime, delivery.id, "reply_ts", client, payload, _reply(reply))
+    await post_once(runtime, delivery.id, "reply_ts", client, payload, _reply(reply))
     if approval_id := reply.meta.get("pending_approval"):
         approval = runtime.approvals.get(tenant=tenant, approval_id=approval_id)
         where = "Requested in this thread" + (
             f" for customer {approval.customer_id}" if approval.customer_id else ""
         )
-        await _post_once(
+        await post_once(
             runtime, delivery.id, "approval_ts", client, payload, _approval(runtime, approval, where)
         )
-    _finish(runtime, delivery.id, "done")
+    finish(runtime, delivery.id, "done")
 
 
 async def _run_turn(runtime: Runtime, delivery: Delivery, payload: dict[str, Any], tenant: str) -> int | None:
@@ -170,7 +164,7 @@ def find_customer(runtime: Runtime, tenant: str, text: str) -> str | None:
 @job_handler("slack.decide")
 async def decide_from_click(job: Job, ctx: JobContext) -> None:
     runtime, payload = ctx.runtime, job.payload
-    delivery, integration = _load(runtime, payload)
+    delivery, integration = load(runtime, payload)
     if delivery.status == "done":
         return
     tenant, user = integration.tenant, payload["user"]
@@ -186,8 +180,8 @@ async def decide_from_click(job: Job, ctx: JobContext) -> None:
                 actor=f"slack:{user}",
             )
         except NotFoundError:
-            await _ephemeral_once(runtime, delivery.id, client, payload, "This request no longer exists.")
-            _finish(runtime, delivery.id, "done")
+            await ephemeral_once(runtime, delivery.id, client, payload, "This request no longer exists.")
+            finish(runtime, delivery.id, "done")
             return
         except ConflictError:
             approval, reply, first = (
@@ -198,7 +192,7 @@ async def decide_from_click(job: Job, ctx: JobContext) -> None:
         if first:
             runtime.conversations.metrics.approvals.labels(payload["decision"]).inc()
         reply_id = reply.message_id if reply is not None else None
-        done = _record(runtime, delivery.id, status=approval.status, first=first, reply_message_id=reply_id)
+        done = record(runtime, delivery.id, status=approval.status, first=first, reply_message_id=reply_id)
     approval = runtime.approvals.get(tenant=tenant, approval_id=payload["approval_id"])
     config = slack_config(runtime, integration)
     stale_buttons = done["first"] or approval.status == "expired"
@@ -211,8 +205,8 @@ async def decide_from_click(job: Job, ctx: JobContext) -> None:
             by=approval.decided_by,
             where=f"Conversation `{approval.conversation_id}`",
         )
-        await _call(client.chat_update(channel=payload["channel"], ts=payload["message_ts"], **decided))
-        done = _record(runtime, delivery.id, updated=True)
+        await call(client.chat_update(channel=payload["channel"], ts=payload["message_ts"], **decided))
+        done = record(runtime, delivery.id, updated=True)
     if not done["first"]:
         by = approval.decided_by or ""
         who = f" by <@{by.removeprefix('slack:')}>" if by.startswith("slack:") else ""
@@ -221,23 +215,23 @@ async def decide_from_click(job: Job, ctx: JobContext) -> None:
             if approval.status == "expired"
             else f"This request was already decided ({approval.status}{who})."
         )
-        await _ephemeral_once(runtime, delivery.id, client, payload, text)
+        await ephemeral_once(runtime, delivery.id, client, payload, text)
     # Whichever click's job resumed the turn holds its reply (with two at once, not always the first).
     if done.get("reply_message_id") and config.mode == "assist" and payload.get("thread_ts"):
         stored = _stored_message(runtime, tenant, approval.conversation_id, int(done["reply_message_id"]))
-        await _post_once(runtime, delivery.id, "reply_ts", client, payload, _reply(stored))
-    _finish(runtime, delivery.id, "done")
+        await post_once(runtime, delivery.id, "reply_ts", client, payload, _reply(stored))
+    finish(runtime, delivery.id, "done")
 
 
 @job_handler("slack.notice")
 async def send_notice(job: Job, ctx: JobContext) -> None:
     """The ephemeral refusal a non-approver's click gets: only they see it, and nothing else happens."""
     runtime, payload = ctx.runtime, job.payload
-    delivery, integration = _load(runtime, payload)
+    delivery, integration = load(runtime, payload)
     if delivery.status == "done":
         return
-    await _ephemeral_once(runtime, delivery.id, web_client(runtime, integration), payload, REFUSED)
-    _finish(runtime, delivery.id, "done")
+    await ephemeral_once(runtime, delivery.id, web_client(runtime, integration), payload, REFUSED)
+    finish(runtime, delivery.id, "done")
 
 
 # --- alerts-only mode: handoffs and approvals from every channel, to one Slack channel ---------------
@@ -246,7 +240,7 @@ async def send_notice(job: Job, ctx: JobContext) -> None:
 @job_handler("slack.alert")
 async def post_alert(job: Job, ctx: JobContext) -> None:
     runtime, payload = ctx.runtime, job.payload
-    delivery, integration = _load(runtime, payload)
+    delivery, integration = load(runtime, payload)
     if delivery.status == "done":
         return
     config = slack_config(runtime, integration)
@@ -255,7 +249,7 @@ async def post_alert(job: Job, ctx: JobContext) -> None:
     if payload["alert"] == "approval":
         approval = runtime.approvals.get(tenant=integration.tenant, approval_id=payload["approval_id"])
         if approval.status != "pending":
-            _finish(runtime, delivery.id, "dropped")
+            finish(runtime, delivery.id, "dropped")
             return
         where = f"Conversation `{approval.conversation_id}`" + (
             f", customer {approval.customer_id}" if approval.customer_id else ""
@@ -268,8 +262,8 @@ async def post_alert(job: Job, ctx: JobContext) -> None:
         message = blocks.handoff_message(
             conversation_id=conversation.id, channel=conversation.channel, reason=payload.get("reason")
         )
-    await _post_once(runtime, delivery.id, "alert_ts", web_client(runtime, integration), target, message)
-    _finish(runtime, delivery.id, "done")
+    await post_once(runtime, delivery.id, "alert_ts", web_client(runtime, integration), target, message)
+    finish(runtime, delivery.id, "done")
 
 
 # --- posting, once ---------------------------------------------------------------------------------------
@@ -284,133 +278,6 @@ def _approval(runtime: Runtime, approval: Approval, where: str) -> dict[str, Any
         expires=approval.expires_at.strftime("%Y-%m-%d %H:%M UTC") if approval.expires_at else None,
         where=where,
     )
-
-
-async def _post_once(
-    runtime: Runtime,
-    delivery_id: str,
-    step: str,
-    client: AsyncWebClient,
-    target: dict[str, Any],
-    message: dict[str, Any],
-) -> None:
-    """Posts `message` once for this delivery's `step`, its ts recorded after.
-
-    "posting" is recorded first and the message carries a marker in its metadata: a re-run that finds
-    "posting" (the worker died, or Slack's answer was lost, mid-call) looks for the marker in the thread
-    before posting again. Reading the thread needs the `*:history` scopes; without them it posts again.
-    """
-    recorded = _delivery(runtime, delivery_id).result.get(step)
-    if recorded is not None and recorded != POSTING:
-        return
-    marker = {"event_type": "deskpilot_post", "event_payload": {"delivery_id": delivery_id, "step": step}}
-    if recorded == POSTING and (ts := await _find_marker(client, target, marker)):
-        _record(runtime, delivery_id, **{step: ts})
-        return
-    _record(runtime, delivery_id, **{step: POSTING})
-    answer = await _call(
-        client.chat_postMessage(
-            channel=target["channel"],
-            thread_ts=target.get("thread_ts") or None,
-            unfurl_links=False,
-            unfurl_media=False,
-            metadata=marker,
-            **message,
-        )
-    )
-    _record(runtime, delivery_id, **{step: answer.get("ts")})
-
-
-async def _find_marker(client: AsyncWebClient, target: dict[str, Any], marker: dict[str, Any]) -> str | None:
-    try:
-        if target.get("thread_ts"):
-            found = await _call(
-                client.conversations_replies(
-                    channel=target["channel"], ts=target["thread_ts"], include_all_metadata=True, limit=200
-                )
-            )
-        else:
-            found = await _call(
-                client.conversations_history(channel=target["channel"], include_all_metadata=True, limit=100)
-            )
-    except DeadJob:
-        return None  # e.g. missing_scope: posting again is the lesser evil than never answering
-    for posted in found.get("messages") or []:
-        if (posted.get("metadata") or {}).get("event_payload") == marker["event_payload"]:
-            return str(posted["ts"])
-    return None
-
-
-async def _ephemeral_once(
-    runtime: Runtime, delivery_id: str, client: AsyncWebClient, payload: dict[str, Any], text: str
-) -> None:
-    if "ephemeral_ts" in _delivery(runtime, delivery_id).result:
-        return
-    answer = await _call(
-        client.chat_postEphemeral(
-            channel=payload["channel"],
-            user=payload["user"],
-            thread_ts=payload.get("thread_ts") or None,
-            **blocks.notice_message(text),
-        )
-    )
-    _record(runtime, delivery_id, ephemeral_ts=answer.get("message_ts"))
-
-
-async def _call(request: Awaitable[Any]) -> Any:
-    """One Web API call; Slack's answer mapped to retry-later or give-up (the messages hold no PII)."""
-    try:
-        return await request
-    except SlackApiError as error:
-        status = error.response.status_code
-        code = str(error.response.get("error") or "error")
-        if status == 429 or code == "ratelimited":
-            retry_after = error.response.headers.get("Retry-After") or error.response.headers.get(
-                "retry-after"
-            )
-            raise RetryJob(f"slack answered 429 {code}", after_s=float(retry_after or 1)) from None
-        if status >= 500 or code in ("internal_error", "fatal_error", "service_unavailable"):
-            raise RetryJob(f"slack answered {status} {code}") from None
-        raise DeadJob(f"slack refused the call: {code}") from None
-    except (aiohttp.ClientError, TimeoutError) as error:
-        raise RetryJob(f"slack unreachable ({type(error).__name__})") from None
-
-
-# --- the delivery row ------------------------------------------------------------------------------------
-
-
-def _load(runtime: Runtime, payload: dict[str, Any]) -> tuple[Delivery, Integration]:
-    integration = runtime.integrations.get(payload["integration_id"])
-    if integration is None or integration.provider != CHANNEL:
-        raise DeadJob("the Slack integration was removed")
-    return _delivery(runtime, payload["delivery_id"]), integration
-
-
-def _delivery(runtime: Runtime, delivery_id: str) -> Delivery:
-    with Session(runtime.engine, expire_on_commit=False) as session:
-        delivery = session.get(Delivery, delivery_id)
-    if delivery is None:
-        raise DeadJob("the delivery of this job is missing")
-    return delivery
-
-
-def _record(runtime: Runtime, delivery_id: str, **values: Any) -> dict[str, Any]:
-    with Session(runtime.engine, expire_on_commit=False) as session:
-        delivery = session.get(Delivery, delivery_id)
-        assert delivery is not None
-        delivery.result = {**delivery.result, **values}  # a new dict, so the JSON column is written
-        session.add(delivery)
-        session.commit()
-        return dict(delivery.result)
-
-
-def _finish(runtime: Runtime, delivery_id: str, status: str) -> None:
-    with Session(runtime.engine) as session:
-        delivery = session.get(Delivery, delivery_id)
-        assert delivery is not None
-        delivery.status, delivery.finished_at = status, utcnow()
-        session.add(delivery)
-        session.commit()
 
 
 def _restore(runtime: Runtime, tenant: str, conversation_id: str, text: str) -> str:

@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -15,11 +16,14 @@ from slack_sdk.signature import SignatureVerifier
 from sqlmodel import Session, select
 
 from api.channels.slack import blocks
+from api.channels.slack.jobs import run_thread_turn
 from api.deliveries import Delivery
-from api.models import AuditEvent, Conversation, Feedback
+from api.jobs import Job, JobContext
+from api.models import Approval, AuditEvent, Conversation, Feedback, Turn, utcnow
 from tests.api.test_approvals import refundable_order, refunds_of
 from tests.conftest import TODAY, bearer, make_client
 from tests.support.slack_server import BOT_ID, BOT_USER_ID, TEAM_ID, FakeSlack
+from tools.backends.sql import SqlStoreBackend
 from tools.demo_data import seed_demo
 
 APPROVER, OTHER_APPROVER, STRANGER, STAFF = "U0APPROVE1", "U0APPROVE2", "U0STRANGER", "U0STAFF001"
@@ -297,9 +301,6 @@ def test_a_direct_message_is_answered_and_channel_chatter_is_not(workspace: Work
 def test_staff_name_the_customer_by_email_and_no_raw_pii_is_stored(
     workspace: Workspace, seeded_engine: Any
 ) -> None:
-    from api.jobs.models import Job
-    from tools.backends.sql import SqlStoreBackend
-
     customer = SqlStoreBackend(seeded_engine).get_customer("default", "CUS-1001")
     assert customer is not None
     ts = new_ts()
@@ -331,6 +332,28 @@ def test_a_post_whose_answer_was_lost_is_found_not_repeated(workspace: Workspace
     assert delivery.result["reply_ts"] == replies_in(workspace.slack, ts)[0]["_ts"]
 
 
+def test_a_rerun_after_the_turn_was_stored_reuses_it(workspace: Workspace, seeded_engine: Any) -> None:
+    ts = new_ts()
+    workspace.send(mention("what is the status for CUS-1001?", ts=ts))
+    wait_for(lambda: only_delivery(seeded_engine).status == "done")
+    first = only_delivery(seeded_engine)
+    with Session(seeded_engine) as session:  # as if the worker died once the turn was stored, nothing else
+        row = session.get(Delivery, first.id)
+        assert row is not None
+        row.result, row.status = {}, "accepted"
+        session.add(row)
+        session.commit()
+        job = session.get(Job, first.job_id)
+    workspace.slack.reset()
+    runtime = workspace.client.app.state.runtime
+    workspace.client.portal.call(run_thread_turn, job, JobContext(runtime=runtime))
+
+    assert len(replies_in(workspace.slack, ts)) == 1
+    assert only_delivery(seeded_engine).result["message_id"] == first.result["message_id"]
+    with Session(seeded_engine) as session:
+        assert len(session.exec(select(Turn).where(Turn.conversation_id == first.conversation_id)).all()) == 1
+
+
 def test_bots_and_edits_are_ignored(workspace: Workspace) -> None:
     for extra in ({"bot_id": BOT_ID}, {"subtype": "message_changed"}):
         body = json.loads(mention("where is CUS-1001's order?"))
@@ -346,9 +369,11 @@ def test_a_rate_limited_post_is_retried_after_retry_after(workspace: Workspace) 
     workspace.send(mention("what is the status for CUS-1001?", ts=ts))
     (reply,) = wait_for(lambda: replies_in(workspace.slack, ts))
     assert reply["thread_ts"] == ts
+    wait_for(lambda: only_delivery(workspace.engine).status == "done")
+    assert only_delivery(workspace.engine).result["reply_ts"] == reply["_ts"]
     with Session(workspace.engine) as session:
-        delivery = session.exec(select(Delivery).where(Delivery.integration_id == workspace.id)).one()
-        assert delivery.status == "done" and delivery.result["reply_ts"]
+        job = session.get(Job, only_delivery(workspace.engine).job_id)
+        assert job is not None and job.attempts == 2 and job.last_error == "slack answered 429 ratelimited"
 
 
 def test_feedback_buttons_are_stored_with_the_turn(workspace: Workspace, seeded_engine: Any) -> None:
@@ -454,10 +479,6 @@ def test_two_clicks_at_the_same_moment_execute_once(workspace: Workspace, seeded
 
 
 def test_a_click_on_an_expired_approval_says_so(workspace: Workspace, seeded_engine: Any) -> None:
-    from datetime import timedelta
-
-    from api.models import Approval, utcnow
-
     order, approval_id, message = _request_refund(workspace, seeded_engine)
     with Session(seeded_engine) as session:
         approval = session.get(Approval, approval_id)
