@@ -10,6 +10,8 @@ COPY agent agent
 COPY tools tools
 COPY knowledge knowledge
 COPY api api
+# setuptools reads the readme named in pyproject.toml
+COPY README.md ./
 RUN uv pip install --system --no-deps . \
  && python -m knowledge.build_embedder \
  && python -m agent.tokens

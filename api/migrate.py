@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -25,6 +25,9 @@ def alembic_config(connection: object) -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Replicas starting together: one migrates, the others wait here and then find it current.
+            connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('deskpilot:migrate'))"))
         command.upgrade(alembic_config(connection), revision)
 
 
