@@ -105,8 +105,14 @@ class AuditLog:
 
         Hold `self.lock` around the whole transaction when calling this directly.
         """
-        if session.get_bind().dialect.name == "postgresql":
+        dialect = session.get_bind().dialect.name
+        if dialect == "postgresql":
             session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:t))"), {"t": "audit:" + tenant})
+        elif dialect == "sqlite":
+            # Several processes may share one SQLite file. The driver opens a transaction only at the first
+            # write, so reading the head first could read a head another process is about to move. A write
+            # first takes the database's write lock (waiting for it), then the head is read under it.
+            session.execute(text("UPDATE audit_heads SET seq = seq WHERE tenant = :t"), {"t": tenant})
         head = session.get(AuditHead, tenant) or AuditHead(tenant=tenant, seq=0, hash=GENESIS)
         if (request_id := current_request_id()) is not None:
             payload = {**(payload or {}), "request_id": request_id}  # hashed with the rest of the payload
