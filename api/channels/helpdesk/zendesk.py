@@ -88,7 +88,9 @@ class Zendesk(Helpdesk):
 
     def notes_call(self, config: BaseModel, secrets: dict[str, str], ticket_id: str) -> NoteCall:
         return NoteCall(
-            "GET", f"{_base(config)}/api/v2/tickets/{ticket_id}/comments.json", auth=_auth(config, secrets)
+            "GET",
+            f"{_base(config)}/api/v2/tickets/{ticket_id}/comments.json?sort_order=desc",
+            auth=_auth(config, secrets),
         )
 
     def note_bodies(self, response: Any) -> list[str]:
