@@ -21,6 +21,7 @@ from api.deliveries import Delivery
 from api.jobs import Job, JobContext
 from api.models import Approval, AuditEvent, Conversation, Feedback, Turn, utcnow
 from tests.api.test_approvals import refundable_order, refunds_of
+from tests.api.test_postgres import pg_engine, pg_url  # noqa: F401  (fixtures)
 from tests.conftest import TODAY, bearer, make_client
 from tests.support.slack_server import BOT_ID, BOT_USER_ID, TEAM_ID, FakeSlack
 from tools.backends.sql import SqlStoreBackend
@@ -454,8 +455,24 @@ def test_an_approver_approves_once_and_a_stranger_never(workspace: Workspace, se
 
 
 def test_two_clicks_at_the_same_moment_execute_once(workspace: Workspace, seeded_engine: Any) -> None:
-    order, approval_id, message = _request_refund(workspace, seeded_engine)
-    before = len(refunds_of(seeded_engine, order))
+    _two_clicks_at_once(workspace, seeded_engine)
+
+
+def test_two_clicks_at_once_on_postgres(
+    slack_settings: Any,
+    pg_engine: Any,  # noqa: F811  (the fixture)
+    pg_url: str,  # noqa: F811
+    slack: FakeSlack,
+) -> None:
+    seed_demo(pg_engine, tenant="default", today=TODAY)
+    settings = slack_settings.model_copy(update={"database_url": pg_url})
+    with make_client(settings, pg_engine) as client:
+        _two_clicks_at_once(Workspace(client, pg_engine, slack), pg_engine)
+
+
+def _two_clicks_at_once(workspace: Workspace, engine: Any) -> None:
+    order, approval_id, message = _request_refund(workspace, engine)
+    before = len(refunds_of(engine, order))
     start = threading.Barrier(2)
     answers: list[int] = []
 
@@ -473,7 +490,7 @@ def test_two_clicks_at_the_same_moment_execute_once(workspace: Workspace, seeded
     wait_for(lambda: workspace.slack.posted("chat.update") and workspace.slack.posted("chat.postEphemeral"))
     wait_for(lambda: len(replies_in(workspace.slack, message["thread_ts"])) == 3)
     time.sleep(0.5)
-    assert len(refunds_of(seeded_engine, order)) == before + 1
+    assert len(refunds_of(engine, order)) == before + 1
     assert len(workspace.slack.posted("chat.update")) == 1
     assert len(replies_in(workspace.slack, message["thread_ts"])) == 3  # one reply after the decision
 
