@@ -47,6 +47,9 @@ def get_principal(
             },
         )
         raise HTTPException(401, "invalid or revoked API key", headers=challenge)
+    limits = getattr(request.app.state, "limits", None)  # api.limits.Limits, set by create_app
+    if limits is not None:
+        limits.admit(runtime, principal)  # 429 past the key's or the tenant's requests a minute
     return principal
 
 

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import logging
+import math
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from fastapi.utils import create_model_field
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -52,6 +57,63 @@ class Unavailable(ApiError):
     code = "unavailable"
 
 
+class RateLimited(ApiError):
+    """A rate limit, a concurrency limit or a daily quota is spent; `Retry-After` says when to come back."""
+
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_s: float, **details: object) -> None:
+        super().__init__(message, retry_after_s=max(1, math.ceil(retry_after_s)), **details)
+        self.headers = {"Retry-After": str(max(1, math.ceil(retry_after_s)))}
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any] | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx and 5xx answer of the API has this shape."""
+
+    error: ErrorDetail
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "Malformed request (unparsable or too deeply nested body)",
+    401: "Missing, invalid, revoked or expired API key (or a bad webhook signature)",
+    403: "The key lacks the required scope",
+    404: "Not found in the caller's tenant",
+    409: "Conflicts with the resource's current state",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    422: "Invalid request: each problem names its field",
+    429: "Rate limit, concurrent-turn limit or daily quota reached; see Retry-After",
+    500: "Unexpected server error (no details are echoed)",
+    503: "A dependency is unavailable, or the turn could not finish (retry it)",
+}
+# What the API can answer besides success, by route shape: applied to every /v1 route by document_errors.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": text} for code, text in _ERROR_DESCRIPTIONS.items()
+}
+
+
+def document_errors(app: FastAPI) -> None:
+    """Adds the error answers to every /v1 operation in the OpenAPI document, as `responses=` would."""
+    for route in app.routes:
+        if not isinstance(route, APIRoute) or not route.path.startswith("/v1/"):
+            continue
+        codes = set(ERROR_RESPONSES)
+        if (route.methods or set()) <= {"GET", "HEAD"}:
+            codes -= {409, 415}
+        for code in sorted(codes - set(route.responses)):
+            route.responses[code] = ERROR_RESPONSES[code]
+            route.response_fields[code] = create_model_field(
+                name=f"Response_{code}_{route.unique_id}", type_=ErrorBody, mode="serialization"
+            )
+
+
 def error_body(code: str, message: str, **details: object) -> dict[str, object]:
     return {"error": {"code": code, "message": message, **({"details": details} if details else {})}}
 
@@ -59,7 +121,16 @@ def error_body(code: str, message: str, **details: object) -> dict[str, object]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, **exc.details), status_code=exc.status_code)
+        return JSONResponse(
+            error_body(exc.code, exc.message, **exc.details),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(RecursionError)
+    async def _too_deep(_: Request, exc: RecursionError) -> JSONResponse:
+        # A body (or an uploaded JSON document) nested deeper than Python will parse: the caller's doing.
+        return JSONResponse(error_body("bad_request", "the request is nested too deeply"), status_code=400)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -76,12 +147,14 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {
+            400: "bad_request",
             401: "unauthorized",
             403: "forbidden",
             404: "not_found",
             405: "method_not_allowed",
             413: "payload_too_large",
             415: "unsupported_media_type",
+            429: "rate_limited",
         }.get(exc.status_code, "http_error")
         return JSONResponse(
             error_body(code, str(exc.detail)),

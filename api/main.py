@@ -9,7 +9,9 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from api.errors import install_error_handlers
+from api.edge import install_edge
+from api.errors import document_errors, install_error_handlers
+from api.limits import Limits
 from api.maintenance import maintenance
 from api.observability import RequestContextMiddleware, configure_logging, configure_tracing
 from api.routes import (
@@ -88,4 +90,7 @@ def create_app(settings: Settings | None = None, **runtime_overrides: Any) -> Fa
     app.include_router(staff.router)
     app.include_router(sidebar.router)
     install_docs(app)
+    document_errors(app)  # after every router: the error answers in each /v1 operation's OpenAPI entry
+    app.state.limits = Limits(settings)
+    install_edge(app, settings)  # body cap, security headers, CORS, trusted proxies (api/edge.py)
     return app

@@ -118,6 +118,19 @@ class Settings(BaseSettings):
     )
     otel_service_name: str = Field(default="deskpilot", validation_alias=AliasChoices("OTEL_SERVICE_NAME"))
 
+    # --- limits and the edge (api/limits.py, api/edge.py); a tenant's settings override the limits ------
+    rate_limit_per_minute: int = Field(default=600, ge=0)  # requests a minute per API key; 0: no limit
+    tenant_rate_limit_per_minute: int = Field(default=3000, ge=0)  # per tenant, all its keys together
+    tenant_concurrent_turns: int = Field(default=64, ge=0)  # turns and triages at once per tenant
+    rate_limit_key_prefix: str = "deskpilot:limits"  # Redis keys of the counters (with DESKPILOT_REDIS_URL)
+    # Larger bodies answer 413 before they are read: 4 images of 5 MB as base64, or a 10 MB upload, fit.
+    max_body_bytes: int = Field(default=30_000_000, ge=1_000)
+    key_last_used_every_s: float = Field(default=60.0, ge=0)  # how often a key's last-used time is written
+    # Proxies whose X-Forwarded-For/-Proto are believed (uvicorn's forwarded_allow_ips): comma-separated
+    # addresses or networks, "*" for any. Requests from anywhere else are taken as they arrive.
+    forwarded_allow_ips: str = "127.0.0.1"
+    hsts_max_age_s: int = Field(default=31_536_000, ge=0)  # sent only on requests that came over TLS
+
     # --- demo --------------------------------------------------------------------------------------
     demo_tenant: str = "default"
 

@@ -32,6 +32,11 @@ class TenantSettings(BaseModel):
     approval_expiry_hours: float = Field(default=72, gt=0, le=24 * 90)
     brand_name: str = Field(default="Northbeam Supply", min_length=1, max_length=80)
     reply_tone: ReplyTone = "friendly"
+    # Limits (api/limits.py); unset: the service-wide settings.
+    rate_limit_per_minute: int | None = Field(default=None, ge=1, le=1_000_000)
+    concurrent_turns: int | None = Field(default=None, ge=1, le=10_000)
+    daily_token_quota: int | None = Field(default=None, ge=1, description="Input + output tokens a UTC day.")
+    daily_cost_quota_usd: float | None = Field(default=None, gt=0, description="Model cost per UTC day.")
 
     def summary(self) -> str:
         return shop_policy_summary(
@@ -60,6 +65,10 @@ class TenantSettingsPatch(BaseModel):
     approval_expiry_hours: float | None = None
     brand_name: str | None = None
     reply_tone: ReplyTone | None = None
+    rate_limit_per_minute: int | None = None
+    concurrent_turns: int | None = None
+    daily_token_quota: int | None = None
+    daily_cost_quota_usd: float | None = None
 
 
 class TenantSettingsService:

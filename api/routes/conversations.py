@@ -15,6 +15,7 @@ from agent.turns import TurnEvent, TurnResult
 from api.auth import Principal
 from api.deps import AdminKey, AgentKey, RuntimeDep
 from api.errors import ApiError, InvalidInput, PayloadTooLarge, error_body
+from api.limits import TurnSlot
 from api.models import Conversation
 from api.runtime import Runtime
 from api.schemas import (
@@ -81,6 +82,7 @@ def conversation_created(conversation: Conversation, *, created: bool = True) ->
 @router.post(
     "/{conversation_id}/messages",
     response_model=TurnOut,
+    dependencies=[TurnSlot],
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 async def send_message(
@@ -117,6 +119,7 @@ async def send_message(
 @router.post(
     "/{conversation_id}/draft",
     response_model=TurnOut,
+    dependencies=[TurnSlot],
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 async def suggest_reply(
@@ -161,7 +164,7 @@ async def add_staff_message(
     )
 
 
-@router.post("/{conversation_id}/turns/{turn_id}/retry", response_model=TurnOut)
+@router.post("/{conversation_id}/turns/{turn_id}/retry", response_model=TurnOut, dependencies=[TurnSlot])
 async def retry_turn(
     conversation_id: str,
     turn_id: str,

@@ -11,6 +11,7 @@ from sqlmodel import Session
 from agent.triage import Triage
 from agent.triage_service import TriageService
 from api.deps import IntegrationKey, RuntimeDep
+from api.limits import TurnSlot
 from api.models import UsageRecord
 
 router = APIRouter(prefix="/v1/triage", tags=["triage"])
@@ -44,7 +45,7 @@ def get_triage_service(runtime: RuntimeDep) -> TriageService:
 TriageServiceDep = Annotated[TriageService, Depends(get_triage_service)]
 
 
-@router.post("", response_model=TriageOut)
+@router.post("", response_model=TriageOut, dependencies=[TurnSlot])
 async def triage(
     body: TriageIn, runtime: RuntimeDep, principal: IntegrationKey, service: TriageServiceDep
 ) -> TriageOut:

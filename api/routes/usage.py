@@ -1,8 +1,8 @@
-"""Token usage and cost per tenant, conversation or day (admin)."""
+"""Token usage and cost per tenant, conversation or day, and today's quota figures (admin)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query
@@ -10,6 +10,7 @@ from sqlalchemy import String, cast, func
 from sqlmodel import Session, select
 
 from api.deps import AdminKey, RuntimeDep
+from api.limits import spent_today
 from api.models import UsageRecord
 
 router = APIRouter(prefix="/v1/usage", tags=["usage"])
@@ -24,6 +25,8 @@ def usage(
     until: datetime | None = None,
     limit: int = Query(100, ge=1, le=1000),
 ) -> dict[str, Any]:
+    """`since`/`until` without a timezone (a plain date too) are read as UTC."""
+    since, until = _utc(since), _utc(until)
     key: Any = {
         "tenant": UsageRecord.tenant,
         "conversation": UsageRecord.conversation_id,
@@ -63,4 +66,11 @@ def usage(
         }
         for row in rows
     ]
-    return {"group_by": group_by, "groups": groups}
+    today = spent_today(runtime.engine, principal.tenant, runtime.tenants.get(principal.tenant))
+    return {"group_by": group_by, "groups": groups, "today": today.public()}
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
 from typing import Any
+
+import pytest
+from fastapi import Request
 
 from tests.conftest import bearer, make_client, online
 from tests.support import Hang, Reply, Structured
@@ -70,3 +74,117 @@ def test_the_turn_budget_skips_network_models_once_spent() -> None:
     reply = asyncio.run(ask())
     assert reply.response_metadata["deskpilot_model"] == "deskpilot-offline"
     assert reply.response_metadata["fallback_from"] == ["gpt-4o: turn deadline", "gpt-4o-mini: turn deadline"]
+
+
+@pytest.mark.parametrize("since", ["2026-01-01", "2026-01-01T00:00:00", "2026-01-01T00:00:00Z"])
+def test_usage_since_a_date_without_a_timezone_is_read_as_utc(since: str, settings: Any, engine: Any) -> None:
+    from datetime import UTC, datetime
+
+    from sqlmodel import Session
+
+    from api.models import UsageRecord
+
+    with Session(engine) as session:
+        for day in (datetime(2025, 12, 31, 23, 30, tzinfo=UTC), datetime(2026, 1, 1, 0, 30, tzinfo=UTC)):
+            session.add(UsageRecord(tenant="default", model="gpt-4o", input_tokens=100, created_at=day))
+        session.commit()
+    with make_client(settings, engine) as client:
+        response = client.get("/v1/usage", params={"since": since}, headers=bearer(engine, scopes=("admin",)))
+    assert response.status_code == 200, response.text
+    [group] = response.json()["groups"]
+    assert group["input_tokens"] == 100  # only the record after midnight UTC
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize("depth", [900, 5_000, 200_000])
+@pytest.mark.parametrize(
+    ("method", "path", "template"),
+    [
+        ("POST", "/v1/conversations", '{"customer_id": %s}'),
+        ("PUT", "/v1/tenant/settings", '{"brand_name": %s}'),
+        ("POST", "/v1/triage", '{"text": %s}'),
+        ("POST", "/v1/integrations", '{"provider": "generic", "name": "x", "config": {"a": %s}}'),
+        ("POST", "/v1/feedback", '{"conversation_id": "c", "rating": %s}'),
+    ],
+    ids=["conversations", "tenant-settings", "triage", "integrations", "feedback"],
+)
+def test_deeply_nested_json_bodies_are_a_client_error(
+    method: str, path: str, template: str, depth: int, settings: Any, engine: Any
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+
+    headers = {**bearer(engine, scopes=("agent", "integration", "admin")), "Content-Type": "application/json"}
+    app = create_app(settings, engine=engine, redactor=None, knowledge=None)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.request(method, path, content=template % nested(depth), headers=headers)
+    assert 400 <= response.status_code < 500, response.text
+    assert response.json()["error"]["code"] in {"bad_request", "invalid_request"}
+
+
+def test_a_recursion_error_anywhere_is_a_400_not_a_500() -> None:
+    """A route that parses its own body (webhooks, Slack) and meets a nesting Python cannot follow."""
+    import json
+
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from api.errors import install_error_handlers
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.post("/raw")
+    async def raw(request: Request) -> dict[str, Any]:
+        return {"parsed": type(json.loads(await request.body())).__name__}
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.post("/raw", content=nested(200_000))
+    assert response.status_code == 400
+    assert response.json()["error"] == {"code": "bad_request", "message": "the request is nested too deeply"}
+
+
+@pytest.fixture(scope="module")
+def upload_kb(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    import sys
+    from pathlib import Path
+
+    from knowledge import open_knowledge_base
+
+    return open_knowledge_base(
+        chroma_path=tmp_path_factory.mktemp("adversarial-kb"),
+        chroma_url=None,
+        models_dir=Path(sys.prefix) / "share" / "deskpilot" / "models",
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "status"),
+    [
+        ("deep.html", b"<div>" * 50_000 + b"<p>Deep text.</p>" + b"</div>" * 50_000, 201),
+        ("items.html", b"<ul>" + b"<li>item " * 30_000 + b"</ul>", 201),
+        ("deep.json", b'{"title": "t", "content": "c", "x": ' + nested(100_000).encode() + b"}", 422),
+        ("packed.html", gzip.compress(b"<h1>Returns</h1><p>Within 30 days.</p>" * 50), 415),
+        ("packed.md", gzip.compress(b"# Returns\n\nWithin 30 days.\n" * 50), 415),
+    ],
+    ids=["nested-html", "unclosed-items", "nested-json", "gzip-as-html", "gzip-as-markdown"],
+)
+def test_hostile_uploads_answer_4xx_or_index_the_text(
+    name: str, data: bytes, status: int, settings: Any, engine: Any, upload_kb: Any
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+
+    app = create_app(settings, engine=engine, redactor=None, knowledge=upload_kb)
+    headers = bearer(engine, tenant="hostile", scopes=("admin",))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.post("/v1/knowledge/documents", files={"file": (name, data)}, headers=headers)
+        listed = client.get("/v1/knowledge/documents", headers=headers).json()["documents"]
+    assert response.status_code == status, response.text
+    sources = {d["source"] for d in listed}
+    assert (f"upload://{name}" in sources) is (status == 201)  # refused bytes are never indexed

@@ -1,0 +1,228 @@
+"""Limits: requests a minute per key and per tenant, concurrent turns per tenant, daily token and cost quotas.
+
+Counters live in memory on one machine and in Redis (`DESKPILOT_REDIS_URL`) when several processes
+serve, so every process sees the same counts. A limit reached is a 429 with `Retry-After`
+(`api.errors.RateLimited`). The service-wide defaults are settings; a tenant's own values in its tenant
+settings override them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from datetime import time as clock_time
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from limits import RateLimitItemPerMinute
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+from sqlalchemy import Engine, func
+from sqlmodel import Session, select
+
+from api.auth import Principal
+from api.deps import PrincipalDep, RuntimeDep
+from api.errors import RateLimited
+from api.models import UsageRecord
+from api.settings import Settings
+from api.tenants import TenantSettings
+
+_OVERRIDES_TTL_S = 5.0  # a tenant's changed limits apply within this long, without a read per request
+
+
+@dataclass(frozen=True)
+class Spent:
+    """A tenant's usage since 00:00 UTC today, and what its quotas allow (None: no quota)."""
+
+    tokens: int
+    cost_usd: float
+    token_quota: int | None
+    cost_quota_usd: float | None
+    resets_at: datetime
+
+    @property
+    def exhausted(self) -> str | None:
+        if self.token_quota is not None and self.tokens >= self.token_quota:
+            return f"the daily token quota ({self.token_quota:,} tokens) is spent"
+        if self.cost_quota_usd is not None and self.cost_usd >= self.cost_quota_usd:
+            return f"the daily cost quota (${self.cost_quota_usd:.2f}) is spent"
+        return None
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "day": (self.resets_at - timedelta(days=1)).date().isoformat(),
+            "tokens": self.tokens,
+            "cost_usd": round(self.cost_usd, 6),
+            "token_quota": self.token_quota,
+            "cost_quota_usd": self.cost_quota_usd,
+            "resets_at": self.resets_at.isoformat(),
+        }
+
+
+def start_of_day(now: datetime | None = None) -> datetime:
+    now = now or datetime.now(UTC)
+    return datetime.combine(now.astimezone(UTC).date(), clock_time(0), tzinfo=UTC)
+
+
+def spent_today(engine: Engine, tenant: str, tenant_settings: TenantSettings) -> Spent:
+    day = start_of_day()
+    with Session(engine) as session:
+        tokens, cost = session.exec(
+            select(
+                func.coalesce(func.sum(UsageRecord.input_tokens + UsageRecord.output_tokens), 0),
+                func.coalesce(func.sum(UsageRecord.cost_usd), 0.0),
+            ).where(UsageRecord.tenant == tenant, UsageRecord.created_at >= day)
+        ).one()
+    return Spent(
+        tokens=int(tokens),
+        cost_usd=float(cost),
+        token_quota=tenant_settings.daily_token_quota,
+        cost_quota_usd=tenant_settings.daily_cost_quota_usd,
+        resets_at=day + timedelta(days=1),
+    )
+
+
+class TurnSlots:
+    """Concurrent turns per tenant. On Redis a sorted set of slot ids scored by their expiry, so a slot a
+    killed process held runs out by itself instead of blocking the tenant for good."""
+
+    def __init__(self, redis_url: str | None, *, prefix: str, ttl_s: float) -> None:
+        self.ttl_s = ttl_s
+        self.prefix = prefix
+        self._redis: Any = None
+        if redis_url:
+            import redis
+
+            self._redis = redis.Redis.from_url(redis_url)
+        self._local: dict[str, dict[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, tenant: str, limit: int) -> str | None:
+        """A slot id, or None when the tenant already runs `limit` turns."""
+        slot, now = uuid.uuid4().hex, time.time()
+        if self._redis is None:
+            with self._lock:
+                held = {s: t for s, t in self._local.get(tenant, {}).items() if t > now}
+                if len(held) >= limit:
+                    self._local[tenant] = held
+                    return None
+                held[slot] = now + self.ttl_s
+                self._local[tenant] = held
+            return slot
+        key = f"{self.prefix}:turns:{tenant}"
+        pipe = self._redis.pipeline()
+        pipe.zremrangebyscore(key, "-inf", now)
+        pipe.zadd(key, {slot: now + self.ttl_s})
+        pipe.zcard(key)
+        pipe.expire(key, int(self.ttl_s) + 1)
+        _, _, count, _ = pipe.execute()
+        if count > limit:
+            self._redis.zrem(key, slot)
+            return None
+        return slot
+
+    def release(self, tenant: str, slot: str) -> None:
+        if self._redis is None:
+            with self._lock:
+                self._local.get(tenant, {}).pop(slot, None)
+            return
+        self._redis.zrem(f"{self.prefix}:turns:{tenant}", slot)
+
+
+class Limits:
+    """Built once per app (`app.state.limits`): `admit` runs on every authenticated request (from
+    api.deps.get_principal), `turn_slot` around each request that runs the model."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        prefix = settings.rate_limit_key_prefix
+        if settings.redis_url:
+            storage = storage_from_string(settings.redis_url, key_prefix=prefix)
+        else:
+            storage = storage_from_string("memory://")
+        self._limiter = MovingWindowRateLimiter(storage)
+        # A turn holds its slot at most this long (then the slot runs out even if its process died).
+        self.slots = TurnSlots(settings.redis_url, prefix=prefix, ttl_s=settings.turn_deadline_s + 60)
+        self._overrides: dict[str, tuple[float, TenantSettings]] = {}
+
+    def tenant_settings(self, runtime: Any, tenant: str) -> TenantSettings:
+        cached = self._overrides.get(tenant)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        values = runtime.tenants.get(tenant)
+        self._overrides[tenant] = (time.monotonic() + _OVERRIDES_TTL_S, values)
+        return values
+
+    def admit(self, runtime: Any, principal: Principal) -> None:
+        """Counts the request against its key's and its tenant's minute."""
+        values = self.tenant_settings(runtime, principal.tenant)
+        self.check_request(tenant=principal.tenant, key_id=principal.key_id, values=values)
+
+    def check_request(self, *, tenant: str, key_id: str, values: TenantSettings) -> None:
+        per_tenant = values.rate_limit_per_minute or self.settings.tenant_rate_limit_per_minute
+        for limit, scope, ident in (
+            (self.settings.rate_limit_per_minute, "key", key_id),
+            (per_tenant, "tenant", tenant),
+        ):
+            if not limit:
+                continue
+            item = RateLimitItemPerMinute(limit)
+            if not self._limiter.hit(item, scope, ident):
+                reset = self._limiter.get_window_stats(item, scope, ident).reset_time
+                raise RateLimited(
+                    f"rate limit reached: {limit} requests a minute per {scope}",
+                    retry_after_s=reset - time.time(),
+                    limit=limit,
+                    scope=scope,
+                )
+
+    @staticmethod
+    def check_quota(engine: Engine, tenant: str, values: TenantSettings) -> Spent:
+        spent = spent_today(engine, tenant, values)
+        reason = spent.exhausted
+        if reason is not None:
+            raise RateLimited(
+                f"{reason} for today (UTC); it renews at {spent.resets_at.isoformat()}",
+                retry_after_s=(spent.resets_at - datetime.now(UTC)).total_seconds(),
+                scope="daily_quota",
+            )
+        return spent
+
+    def concurrent_turns(self, values: TenantSettings) -> int:
+        return values.concurrent_turns or self.settings.tenant_concurrent_turns
+
+
+def get_limits(request: Request) -> Limits:
+    limits: Limits = request.app.state.limits
+    return limits
+
+
+LimitsDep = Annotated[Limits, Depends(get_limits)]
+
+
+def turn_slot(principal: PrincipalDep, runtime: RuntimeDep, limits: LimitsDep) -> Iterator[None]:
+    """Around a request that runs the model: the tenant's daily quota and its concurrent-turn limit.
+    The slot is held until the response (a stream too) has been sent."""
+    values = limits.tenant_settings(runtime, principal.tenant)
+    limits.check_quota(runtime.engine, principal.tenant, values)
+    allowed = limits.concurrent_turns(values)
+    slot = limits.slots.acquire(principal.tenant, allowed) if allowed else None
+    if allowed and slot is None:
+        raise RateLimited(
+            f"this tenant already runs {allowed} turns at once; retry when one finishes",
+            retry_after_s=1,
+            limit=allowed,
+            scope="concurrent_turns",
+        )
+    try:
+        yield
+    finally:
+        if slot is not None:
+            limits.slots.release(principal.tenant, slot)
+
+
+TurnSlot = Depends(turn_slot)
