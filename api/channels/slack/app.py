@@ -34,7 +34,6 @@ from api.runtime import Runtime
 log = logging.getLogger(__name__)
 
 CHANNEL = "slack"
-MENTION = re.compile(r"<@[UW][A-Z0-9]+>")
 MAX_TEXT = 8_000
 
 
@@ -116,15 +115,15 @@ class _Listeners:
 
     # --- events: a mention in a channel, a direct message --------------------------------------------
 
-    async def on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        await self._receive(body, event)
+    async def on_mention(self, body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
+        await self._receive(body, event, context.bot_user_id)
 
-    async def on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+    async def on_message(self, body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
         # In channels the copilot answers mentions only (those arrive as app_mention too); in a DM, all.
         if event.get("channel_type") == "im":
-            await self._receive(body, event)
+            await self._receive(body, event, context.bot_user_id)
 
-    async def _receive(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+    async def _receive(self, body: dict[str, Any], event: dict[str, Any], bot_user_id: str | None) -> None:
         if event.get("bot_id") or event.get("subtype") or not event.get("user"):
             return  # other bots, edits, joins: never a question for the copilot
         if self.config.mode == "alerts_only":
@@ -137,7 +136,7 @@ class _Listeners:
         channel, user = str(event["channel"]), str(event["user"])
         thread_ts = str(event.get("thread_ts") or event["ts"])
         team = str(body.get("team_id") or event.get("team") or "")
-        text = MENTION.sub("", str(event.get("text") or "")).strip()[:MAX_TEXT]
+        text = str(event.get("text") or "").replace(f"<@{bot_user_id}>", "").strip()[:MAX_TEXT]
         conversation, _ = await run_in_threadpool(
             lambda: self.runtime.conversations.open(
                 tenant=self.tenant,
@@ -193,7 +192,9 @@ class _Listeners:
         await ack()
         conversation_id, _, message_id = str(action.get("value") or "").partition(":")
         try:
-            conversation = self.runtime.conversations.get(tenant=self.tenant, conversation_id=conversation_id)
+            conversation = await run_in_threadpool(
+                lambda: self.runtime.conversations.get(tenant=self.tenant, conversation_id=conversation_id)
+            )
             if conversation.channel != CHANNEL:
                 return
             await self.runtime.conversations.record_feedback(

@@ -207,6 +207,8 @@ def test_a_mention_gets_a_threaded_reply_that_used_the_tools(
     assert "lookup_order" in context
     conversation = workspace.conversation(ts)
     assert conversation is not None and conversation.customer_id == "CUS-1001"  # resolved from the order
+    history = workspace.client.get(f"/v1/conversations/{conversation.id}", headers=workspace.admin).json()
+    assert history["messages"][0]["content"] == f"where is {order}?"  # the bot's own mention dropped
     feedback = next(b for b in reply["blocks"] if b["type"] == "actions")
     assert [e["action_id"] for e in feedback["elements"]] == [blocks.FEEDBACK_UP, blocks.FEEDBACK_DOWN]
 

@@ -4,6 +4,7 @@ restarted, it posts exactly one reply in the thread."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -125,6 +126,7 @@ def test_sigkill_after_the_ack_and_before_the_reply_posts_one_reply(
     (reply,) = replies_in(slack, ts)
     assert slack.posted("conversations.replies")  # the restart looked for its marker before posting again
     assert order in reply["text"] and reply["thread_ts"] == ts
+    assert "lookup_order" in json.dumps(reply["blocks"])  # the answer used the tools
     done = delivery_of(seeded_engine, integration_id)
     assert (
         done is not None
