@@ -8,6 +8,7 @@ import time
 
 BENCHMARKS = [
     "turn_latency",
+    "turn_vs_stock",
     "pii_latency",
     "pii_eval",
     "pii_generated",
