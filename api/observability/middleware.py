@@ -11,8 +11,10 @@ from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.errors import error_body
 from api.observability.context import bound_request_id, new_request_id, valid_request_id
 
 HEADER = "x-request-id"
@@ -33,12 +35,12 @@ class RequestContextMiddleware:
         sent = _header(scope, HEADER)
         request_id = sent if sent is not None and valid_request_id(sent) else new_request_id()
         method, path = scope["method"], scope["path"]
-        status = {"code": 500}
+        status = {"code": 500, "started": False}
         started = time.perf_counter()
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                status["code"] = message["status"]
+                status["code"], status["started"] = message["status"], True
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != HEADER.encode()]
                 message = {**message, "headers": [*headers, (HEADER.encode(), request_id.encode())]}
             await send(message)
@@ -57,6 +59,14 @@ class RequestContextMiddleware:
         ):
             try:
                 await self.app(scope, receive, send_with_id)
+            except Exception as error:
+                span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+                if status["started"]:
+                    raise
+                # Answered here rather than by Starlette's outermost handler, so a 500 carries its id too.
+                log.error("unhandled error: %s", type(error).__name__)
+                body = error_body("internal_error", "something went wrong on our side", request_id=request_id)
+                await JSONResponse(body, status_code=500)(scope, receive, send_with_id)
             finally:
                 route = _route(scope)
                 if route:

@@ -116,9 +116,18 @@ def test_the_request_id_is_taken_when_valid_and_made_otherwise(settings: Any, se
         assert (
             client.get("/healthz", headers={"X-Request-ID": "y" * 128}).headers["x-request-id"] == "y" * 128
         )
-        # Errors carry it too, so a client can quote it.
+        # Errors carry it too, so a client can quote it; an unexpected one is answered without its text.
         missing = client.get("/v1/conversations/conv_nope", headers={"X-Request-ID": "err-1"})
         assert missing.status_code == 401 and missing.headers["x-request-id"] == "err-1"
+
+        @client.app.get("/test/boom")
+        def boom() -> None:
+            raise RuntimeError("Priya Ramanathan's card 4111 1111 1111 1111")
+
+        crashed = client.get("/test/boom", headers={"X-Request-ID": "err-500"})
+        assert crashed.status_code == 500 and crashed.headers["x-request-id"] == "err-500"
+        assert crashed.json()["error"]["code"] == "internal_error" and "Priya" not in crashed.text
+        assert crashed.json()["error"]["details"] == {"request_id": "err-500"}
 
 
 def test_one_request_id_through_the_turn_a_job_the_audit_log_logs_and_spans(
