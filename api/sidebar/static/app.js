@@ -218,8 +218,10 @@ async function decide(approval, decision, note) {
   } catch (error) {
     notify(`Decision failed: ${error.message}`);
   }
-  if (state.conversationId) await loadConversation();
-  else await refreshQueue();
+  if (state.conversationId) {
+    await loadConversation();
+    await loadCustomer(); // a refund or a cancellation shows in the customer's orders at once
+  } else await refreshQueue();
 }
 
 async function toggleReveal() {

@@ -34,9 +34,34 @@ export function renderHistory(list, messages) {
           tags,
         ),
         h("p", { class: "msg-text" }, message.content),
+        toolCalls(meta.tool_calls),
       ),
     );
   }
+}
+
+// What the copilot called, with the arguments and results as stored (placeholders for personal data).
+export function toolCalls(calls) {
+  if (!calls?.length) return null;
+  return h(
+    "details",
+    { class: "tool-calls" },
+    h("summary", {}, `Tool calls (${calls.length})`),
+    h("ol", { class: "tools" }, calls.map((call) => toolCall(call))),
+  );
+}
+
+export function toolCall(call) {
+  return h(
+    "li",
+    { class: `tool status-${call.status}` },
+    h("strong", {}, call.name),
+    ` (${call.status}) `,
+    h("code", {}, JSON.stringify(call.args)),
+    call.result !== undefined && call.result !== null
+      ? h("details", {}, h("summary", {}, "Result"), h("pre", {}, JSON.stringify(call.result, null, 2)))
+      : null,
+  );
 }
 
 const MASK = "•••• (hidden)";
@@ -102,7 +127,12 @@ export function renderCustomer(body, profile, refunds, revealed) {
           "ul",
           { class: "refunds" },
           refunds.map((r) =>
-            h("li", {}, `${r.order_number}: ${money(r.amount_cents, currency[r.order_number] || "USD")} · ${r.status} · ${when(r.created_at)}`),
+            h(
+              "li",
+              {},
+              `${r.refund_id} · ${r.order_number}: ${money(r.amount_cents, currency[r.order_number] || "USD")}`,
+              ` · ${r.status} · ${when(r.created_at)}`,
+            ),
           ),
         )
       : h("p", { class: "hint" }, "No refunds."),

@@ -1,6 +1,7 @@
 // The suggested reply: streamed with numbered citations and tool calls; use, rewrite, rate or summarise it.
 
 import { $, clear, h, safeUrl, show } from "../dom.js";
+import { toolCall } from "./conversation.js";
 
 export class DraftPanel {
   constructor({ api, notify, parentOrigin }) {
@@ -30,6 +31,7 @@ export class DraftPanel {
     this.passages.clear();
     $("draft-text").value = "";
     $("draft-text").readOnly = true;
+    delete $("draft-text").dataset.tokens;
     $("draft-status").textContent = "";
     clear($("citations"));
     clear($("tool-calls"));
@@ -57,10 +59,14 @@ export class DraftPanel {
     $("suggest").disabled = true;
     const text = $("draft-text");
     $("draft-status").textContent = "Drafting…";
+    let tokens = 0;
     try {
       await this.api.stream(`v1/conversations/${encodeURIComponent(conversationId)}/draft`, (event, data) => {
         if (conversationId !== this.conversationId) return;
-        if (event === "token") text.value += data.delta;
+        if (event === "token") {
+          text.value += data.delta;
+          text.dataset.tokens = String(++tokens); // how many pieces streamed in, for the curious (and tests)
+        }
         else if (event === "reset") text.value = "";
         else if (event === "tool_call") this.addToolCall(data);
         else if (event === "final") this.finish(data);
@@ -90,18 +96,7 @@ export class DraftPanel {
   }
 
   addToolCall(call) {
-    $("tool-calls").append(
-      h(
-        "li",
-        { class: `tool status-${call.status}` },
-        h("strong", {}, call.name),
-        ` (${call.status}) `,
-        h("code", {}, JSON.stringify(call.args)),
-        call.result !== undefined && call.result !== null
-          ? h("details", {}, h("summary", {}, "Result"), h("pre", {}, JSON.stringify(call.result, null, 2)))
-          : null,
-      ),
-    );
+    $("tool-calls").append(toolCall(call));
   }
 
   renderCitations(citations) {
