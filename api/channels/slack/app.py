@@ -129,8 +129,8 @@ class _Listeners:
         if self.config.mode == "alerts_only":
             return  # nothing typed in Slack reaches a conversation, so nothing can reach a customer
         event_id = str(body.get("event_id") or "")
-        if not event_id:
-            return
+        if not (event_id and event.get("channel") and event.get("ts")):
+            return  # not an event Slack sends for a message
         if await run_in_threadpool(self._delivered, event_id):
             return  # a retry (X-Slack-Retry-Num) of an event already taken
         channel, user = str(event["channel"]), str(event["user"])
@@ -168,7 +168,9 @@ class _Listeners:
 
     async def on_decision(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
-        user = str(body["user"]["id"])
+        user = str((body.get("user") or {}).get("id") or "")
+        if not user:
+            return
         channel = str((body.get("channel") or body.get("container") or {}).get("id") or "")
         message = body.get("message") or {}
         payload = {
@@ -203,7 +205,7 @@ class _Listeners:
                 message_id=int(message_id) if message_id.isdigit() else None,
                 rating="up" if action["action_id"] == blocks.FEEDBACK_UP else "down",
                 reason=None,
-                actor=f"slack:{body['user']['id']}",
+                actor=f"slack:{(body.get('user') or {}).get('id')}",
                 channel=CHANNEL,
             )
         except ApiError as error:
