@@ -12,6 +12,7 @@ import typer
 
 from api.cli_eval import eval_cmd
 from api.cli_integrations import integrations_app
+from api.cli_keys import keys_app
 from api.cli_knowledge import ingest, search
 from api.cli_report import report
 from api.cli_tenant import tenant_app
@@ -19,7 +20,6 @@ from api.cli_triage import triage_backlog
 from api.settings import get_settings
 
 app = typer.Typer(help="Deskpilot support copilot.", no_args_is_help=True, add_completion=False)
-keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 audit_app = typer.Typer(help="Inspect the audit log.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
@@ -70,7 +70,10 @@ def serve(
         typer.secho(
             "No OPENAI_API_KEY: answering with the offline engine (degraded mode).", fg="yellow", err=True
         )
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
+    # The app itself believes X-Forwarded-* only from DESKPILOT_FORWARDED_ALLOW_IPS (api/edge.py).
+    uvicorn.run(
+        create_app(settings), host=host or settings.host, port=port or settings.port, proxy_headers=False
+    )
 
 
 @app.command()
@@ -173,39 +176,6 @@ def ask(
     typer.echo(out["reply"])
     label = f"[{out['model']}{', degraded' if out['degraded'] else ''}] conversation {out['conversation_id']}"
     typer.secho(label, fg="bright_black", err=True)
-
-
-@keys_app.command("create")
-def keys_create(
-    tenant: Annotated[str, typer.Option(help="Tenant the key belongs to.")],
-    scopes: Annotated[str, typer.Option(help="Comma-separated: agent,integration,admin,approve.")] = "agent",
-    name: Annotated[str, typer.Option(help="A label for the key.")] = "",
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-) -> None:
-    """Create an API key and print it once; only its hash is stored."""
-    from api.auth import create_key, parse_scopes
-
-    try:
-        row, secret = create_key(_engine(), tenant=tenant, scopes=parse_scopes(scopes), name=name)
-    except ValueError as error:
-        typer.secho(f"error: {error}", fg="red", err=True)
-        raise typer.Exit(2) from None
-    if as_json:
-        typer.echo(json.dumps({"key": secret, "tenant": row.tenant, "scopes": row.scopes, "id": row.id}))
-    else:
-        typer.echo(secret)
-        typer.secho(f"key {row.id} for tenant {row.tenant}, scopes {','.join(row.scopes)}", err=True)
-
-
-@keys_app.command("revoke")
-def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (key_...).")]) -> None:
-    """Revoke a key: it answers 401 from the next request on."""
-    from api.auth import revoke_key
-
-    if not revoke_key(_engine(), key_id):
-        typer.secho(f"error: no key {key_id}", fg="red", err=True)
-        raise typer.Exit(2)
-    typer.echo(f"key {key_id} revoked")
 
 
 @audit_app.command("verify")

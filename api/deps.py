@@ -35,7 +35,9 @@ def get_principal(
         raise HTTPException(
             401, "missing bearer token: send 'Authorization: Bearer <key>'", headers=challenge
         )
-    principal = authenticate(runtime.engine, credentials.credentials)
+    principal = authenticate(
+        runtime.engine, credentials.credentials, touch_every_s=runtime.settings.key_last_used_every_s
+    )
     if principal is None:
         runtime.audit.record(
             tenant=SYSTEM_TENANT,
@@ -46,7 +48,7 @@ def get_principal(
                 "client": request.client.host if request.client else None,
             },
         )
-        raise HTTPException(401, "invalid or revoked API key", headers=challenge)
+        raise HTTPException(401, "invalid, revoked or expired API key", headers=challenge)
     limits = getattr(request.app.state, "limits", None)  # api.limits.Limits, set by create_app
     if limits is not None:
         limits.admit(runtime, principal)  # 429 past the key's or the tenant's requests a minute

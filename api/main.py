@@ -23,6 +23,7 @@ from api.routes import (
     health,
     integrations,
     jobs,
+    keys,
     knowledge,
     openai_compat,
     outcomes,
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None, **runtime_overrides: Any) -> Fa
     app.include_router(jobs.router)
     app.include_router(feedback.router)
     app.include_router(tenant.router)
+    app.include_router(keys.router)
     app.include_router(webhooks.router)
     app.include_router(tickets.router)
     app.include_router(openai_compat.router)

@@ -33,6 +33,8 @@ class ApiKey(SQLModel, table=True):
     scopes: list[str] = Field(sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
     revoked_at: datetime | None = None
+    expires_at: datetime | None = None  # None: until revoked
+    last_used_at: datetime | None = None  # written at most once a minute (api.auth.authenticate)
 
 
 class Conversation(SQLModel, table=True):
