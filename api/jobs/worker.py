@@ -26,5 +26,8 @@ async def work(settings: Settings) -> None:
 
 
 def run_worker(settings: Settings) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from api.observability import configure_logging, configure_tracing
+
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
+    configure_tracing(settings.otel_exporter_otlp_endpoint, service_name=settings.otel_service_name)
     asyncio.run(work(settings))
