@@ -12,6 +12,7 @@ from typing import Any
 import openai
 import pytest
 import uvicorn
+from pydantic import SecretStr
 
 from tests.conftest import bearer, online
 from tests.support import Reply, Usage
@@ -226,7 +227,7 @@ def test_langchain_chat_openai_invokes_and_streams(server: AppServer, key: str, 
     from langchain_openai import ChatOpenAI
 
     chat = ChatOpenAI(
-        model="deskpilot", base_url=server.base_url, api_key=key, max_retries=0, stream_usage=True
+        model="deskpilot", base_url=server.base_url, api_key=SecretStr(key), max_retries=0, stream_usage=True
     )
     openai_stub.enqueue(Reply("Returns are free.", usage=Usage(1600, 4, cached_tokens=1024)))
     reply = chat.invoke("Can I return a tent?")
@@ -245,3 +246,23 @@ def test_langchain_chat_openai_invokes_and_streams(server: AppServer, key: str, 
         chat.bind_tools(
             [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
         ).invoke("x")
+
+
+def test_offline_the_completion_says_it_is_degraded(settings: Any, seeded_engine: Any, key: str) -> None:
+    from api.main import create_app
+
+    app = create_app(settings, engine=seeded_engine, redactor=None, knowledge=None)  # no key: offline engine
+    with AppServer(app) as running:
+        sdk = openai.OpenAI(base_url=running.base_url, api_key=key, max_retries=0)
+        reply = sdk.chat.completions.create(
+            model="deskpilot",
+            messages=[{"role": "user", "content": "Where is my order?"}],
+            metadata={"customer_id": "CUS-1001"},
+        )
+    deskpilot = (reply.model_extra or {})["deskpilot"]
+    assert reply.model == "deskpilot" and reply.choices[0].message.content
+    assert deskpilot["degraded"] is True and deskpilot["model"] == "deskpilot-offline"
+    conversation = app.state.runtime.conversations.get(
+        tenant="default", conversation_id=deskpilot["conversation_id"]
+    )
+    assert conversation.customer_id == "CUS-1001"
