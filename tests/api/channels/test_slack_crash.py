@@ -1,5 +1,5 @@
 """A real `deskpilot serve` killed with SIGKILL after acking a Slack mention and before its reply is posted:
-restarted, it posts exactly one reply in the thread."""
+restarted, it posts exactly one reply in the thread, and then approves a refund by button once."""
 
 from __future__ import annotations
 
@@ -22,8 +22,9 @@ from sqlmodel import Session, select
 
 from api.deliveries import Delivery
 from api.runtime import open_runtime
-from tests.api.channels.test_slack import APPROVER, mention, new_ts, replies_in, signed
+from tests.api.channels.test_slack import APPROVER, click, mention, new_ts, replies_in, signed
 from tests.api.job_handlers import wait_for
+from tests.api.test_approvals import refundable_order, refunds_of
 from tests.conftest import TODAY
 from tests.support.slack_server import FakeSlack
 from tools.demo_data import seed_demo
@@ -120,16 +121,32 @@ def test_sigkill_after_the_ack_and_before_the_reply_posts_one_reply(
             lambda: (d := delivery_of(seeded_engine, integration_id)) and d.status == "done", within_s=120
         )
         time.sleep(1.0)  # a second post, had there been one, would have landed by now
+        (reply,) = replies_in(slack, ts)
+        assert slack.posted("conversations.replies")  # the restart looked for its marker first
+        assert order in reply["text"] and reply["thread_ts"] == ts
+        assert "lookup_order" in json.dumps(reply["blocks"])  # the answer used the tools
+        done = delivery_of(seeded_engine, integration_id)
+        assert done is not None and done.result["message_id"] == interrupted.result["message_id"]
+
+        approve_a_refund_by_button(url, secret, slack, seeded_engine)
     finally:
         second.terminate()
         second.wait(timeout=30)
-    (reply,) = replies_in(slack, ts)
-    assert slack.posted("conversations.replies")  # the restart looked for its marker before posting again
-    assert order in reply["text"] and reply["thread_ts"] == ts
-    assert "lookup_order" in json.dumps(reply["blocks"])  # the answer used the tools
-    done = delivery_of(seeded_engine, integration_id)
-    assert (
-        done is not None
-        and done.result["reply_ts"]
-        and done.result["message_id"] == interrupted.result["message_id"]
-    )
+
+
+def approve_a_refund_by_button(url: str, secret: str, slack: FakeSlack, engine: Any) -> None:
+    """The same running server: a refund proposed in a thread, approved by an approver's click, once."""
+    order, ts = refundable_order(engine), new_ts()
+    before = len(refunds_of(engine, order))
+    body = mention(f"customer says: I want a refund for {order}, it arrived damaged.", ts=ts)
+    assert httpx.post(url, content=body, headers=signed(body, secret), timeout=10).status_code == 200
+    posts = wait_for(lambda: len(r := replies_in(slack, ts)) == 2 and r, within_s=60)
+    approve = next(b for b in posts[1]["blocks"] if b["type"] == "actions")["elements"][0]
+    message = {"ts": posts[1]["_ts"], "channel": posts[1]["channel"], "thread_ts": ts}
+    for _ in range(2):  # the second click finds it decided
+        press = click(approve["action_id"], approve["value"], user=APPROVER, message=message)
+        assert httpx.post(url, content=press, headers=signed(press, secret), timeout=10).status_code == 200
+    wait_for(lambda: len(replies_in(slack, ts)) == 3 and slack.posted("chat.postEphemeral"), within_s=60)
+    (update,) = slack.posted("chat.update")
+    assert update["ts"] == posts[1]["_ts"] and "has been issued" in replies_in(slack, ts)[2]["text"]
+    assert len(refunds_of(engine, order)) == before + 1
