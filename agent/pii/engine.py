@@ -41,6 +41,7 @@ REPLACED_RECOGNIZERS = {
     "MedicalLicenseRecognizer",
     "EmailRecognizer",  # replaced by an offline one (its own suffix-list extractor)
     "CreditCardRecognizer",  # replaced by one that also knows 19-digit cards
+    "PhoneRecognizer",  # replaced by one that ignores bare digit runs (tracking numbers)
 }
 
 

@@ -26,7 +26,7 @@ from agent.pii.recognizers.national_id import (
 from agent.pii.recognizers.person import InitialedNameRecognizer, NameCueRecognizer
 from agent.pii.recognizers.person_gazetteer import GazetteerNameRecognizer
 from agent.pii.recognizers.person_roles import NameRoleRecognizer
-from agent.pii.recognizers.phone import GroupedPhoneRecognizer
+from agent.pii.recognizers.phone import DialablePhoneRecognizer, GroupedPhoneRecognizer
 from agent.pii.recognizers.postcode import ZipCodeRecognizer
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "CardNumberRecognizer",
     "CardSecurityCodeRecognizer",
     "DateOfBirthRecognizer",
+    "DialablePhoneRecognizer",
     "DriverLicenseRecognizer",
     "GazetteerNameRecognizer",
     "GroupedPhoneRecognizer",
@@ -62,6 +63,7 @@ def custom_recognizers(english_words: Iterable[str] = ()) -> list[EntityRecogniz
         StreetAddressRecognizer(),
         ZipCodeRecognizer(),
         GroupedPhoneRecognizer(),
+        DialablePhoneRecognizer(),
         NameCueRecognizer(),
         InitialedNameRecognizer(),
         NameRoleRecognizer(),

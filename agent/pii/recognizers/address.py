@@ -55,6 +55,8 @@ _AU_ROAD_TYPES = (  # noqa: SIM905 - a word table reads better as text
     "roadside roadway ronde rosebowl rotary round siding slope sound stairs steps strand strip subway tarn "
     "thoroughfare tollway top tor towers triangle trunkway turn upper vale villas wade walkway wynd"
 ).split()
+# USPS abbreviations that are everyday words or too short to tell ("14 Harrington Street my address IS ...").
+_AMBIGUOUS_ABBREVIATIONS = frozenset("is iss un uns pr dl dm dv cp lf ml mls vl wl wls".split())  # noqa: SIM905
 _UK_STREET_TYPES = "mews wharf yard hill gardens grove drove wynd gate fold croft oaks woods wood str".split()  # noqa: SIM905
 # Street types that are also everyday nouns ("2 Summit Light tents"): trusted only when the line ends or
 # goes on with a function word, not with another noun.
@@ -68,7 +70,11 @@ _STREET_TYPES = (
     + "|"
     + "|".join(
         regex.escape(t)
-        for t in sorted(set(_USPS_SUFFIXES + _AU_ROAD_TYPES + _UK_STREET_TYPES), key=len, reverse=True)
+        for t in sorted(
+            set(_USPS_SUFFIXES + _AU_ROAD_TYPES + _UK_STREET_TYPES) - _AMBIGUOUS_ABBREVIATIONS,
+            key=len,
+            reverse=True,
+        )
     )
 )
 # Continental street words that end a compound (Bahnhofstrasse 9, Mellemvej 32, Kiannonkatu 98).
@@ -226,7 +232,10 @@ class StreetAddressRecognizer(NearbyWordsContext, PatternRecognizer):
                 if r.analysis_explanation is not None
                 and r.analysis_explanation.pattern_name not in _CAPITALS_ONLY
                 and ". " not in source[r.start : r.end]
-                and not _function_words_inside(source[r.start : r.end])
+                and (
+                    r.analysis_explanation.pattern_name == _CORNER
+                    or not _function_words_inside(source[r.start : r.end])
+                )
             ]
         grown = [self._grow(source, result) for result in results]
         return _merge_overlapping(grown)
@@ -280,15 +289,19 @@ _ADVERBS = frozenset(
     "since till until sorry".split()
 )
 _WEAK_NUMBERED = "number, name and number (weak)"
+_CORNER = "street corner (medium)"
 _CAPITALS_ONLY = frozenset(
     {"number, name and number (weak)", "unit (weak)", "name, street word and number (strong)"}
 )
 
 
+_FUNCTION_WORDS = frozenset("the a an for and or to of in on at with from but is was it my your".split())  # noqa: SIM905
+
+
 def _function_words_inside(value: str) -> bool:
     """ "2 tent for the summit light": a street name ("10 The Green") holds no "for" or "and"."""
     words = [w.lower() for w in value.split()[1:-1]]
-    return any(w in STOP_WORDS for w in (words[1:] if words[:1] == ["the"] else words))
+    return any(w in _FUNCTION_WORDS for w in (words[1:] if words[:1] == ["the"] else words))
 
 
 def _prose(text: str, result: RecognizerResult) -> bool:
@@ -333,6 +346,9 @@ _LEADING_PARTS = regex.compile(
     # the unit word alone, when the street pattern took its number as a house number ("Level 8 108 ...")
     r"|(?<![\p{L}])(?i:level|lvl|floor|shop|flat|studio|unit|suite|ste\.?|apt\.?|apartment)[ \t]+\Z"
 )
+_PARTICLES = frozenset(
+    "de del la le les van von der den nad na u do da di dos das am an im sur upon on og".split()  # noqa: SIM905
+)
 _LINE_TOKEN = regex.compile(
     r"[ \t]*,?[ \t]*(?:"
     + _UNIT
@@ -354,15 +370,21 @@ _UNIT_WORD = regex.compile(r"(?i:apt|ste|fl|no|st|rd|ave|blvd|dr|ln|ct|pl|sq|hwy
 def _address_tokens(text: str, pos: int, limit: int) -> int:
     """Consume address-looking tokens from `pos` on the same line; return where they stop."""
     end = pos
+    shouting = text.isupper()
     for _ in range(limit):
         match = _LINE_TOKEN.match(text, end)
         if not match or "\n" in match.group():
             break
         word = match.group().strip(" \t,").lower().rstrip(".")
-        if word in _CLOSINGS or word == "i":
-            break
-        end = match.end()
         token = match.group().strip(" \t,")
+        state_code = len(token) == 2 and token.isupper() and not shouting  # "Aalborg NO 9100", "Salem OR"
+        if (
+            word in _CLOSINGS
+            or word == "i"
+            or (word in STOP_WORDS and word not in _PARTICLES and not state_code)
+        ):
+            break  # "742 Evergreen Terrace. The parcel ...", "14 harrington street my address is ..."
+        end = match.end()
         if end - pos > len(match.group()) and _POSTCODE_LIKE.fullmatch(token):
             break  # the postcode closes the line ("KY 48328 Please text me")
         if token.endswith(".") and len(token) > 3 and not _UNIT_WORD.fullmatch(token):

@@ -12,7 +12,7 @@ from agent.pii.recognizers.context import NearbyWordsContext
 _NOT_AN_ID = r"(?<![\w\-/.$€£])"  # not part of ORD-123456, a path, a price or a decimal
 
 
-class CardNumberRecognizer(CreditCardRecognizer):
+class CardNumberRecognizer(NearbyWordsContext, CreditCardRecognizer):
     """Presidio's card recognizer (Luhn-checked) plus the lengths and prefixes its pattern misses:
     18-19 digit Visa, Maestro and UnionPay numbers, 15-digit JCB (2131...) and 2-series Mastercard."""
 
@@ -32,10 +32,31 @@ class CardNumberRecognizer(CreditCardRecognizer):
         ),
     ]
 
+    # Looked up in the characters around the number (Presidio's "cc " never equals a lemma).
+    CONTEXT = [
+        *(word.strip() for word in CreditCardRecognizer.CONTEXT),
+        "debit",
+        "refund",
+        "charge",
+        "paid",
+        "payment",
+    ]
+
     def __init__(self, supported_language: str = "en") -> None:
         super().__init__(
-            patterns=self.PATTERNS, supported_language=supported_language, name="CardNumberRecognizer"
+            patterns=self.PATTERNS,
+            context=self.CONTEXT,
+            supported_language=supported_language,
+            name="CardNumberRecognizer",
         )
+
+    def validate_result(self, pattern_text: str) -> bool | None:  # type: ignore[override]
+        valid = super().validate_result(pattern_text)
+        # Twelve or thirteen digits in one run pass Luhn one time in ten (tracking numbers do): written so,
+        # a card needs a card word nearby; grouped like a card, or longer, the checksum settles it.
+        if valid and pattern_text.isdigit() and len(pattern_text) <= 13:
+            return None
+        return valid
 
 
 class CardExpiryRecognizer(NearbyWordsContext, PatternRecognizer):

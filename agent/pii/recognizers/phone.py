@@ -6,6 +6,7 @@ import re
 from typing import TYPE_CHECKING
 
 from presidio_analyzer import Pattern, PatternRecognizer, RecognizerResult
+from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
 from agent.pii.recognizers.context import NearbyWordsContext
 
@@ -117,3 +118,36 @@ class GroupedPhoneRecognizer(NearbyWordsContext, PatternRecognizer):
             return True
         # Four groups of four are card numbers (the card recognizer validates those).
         return bool(re.fullmatch(r"\d{4}([ \-])\d{4}\1\d{4}\1\d{4}", main))
+
+
+# Words that make a bare digit run personal: a phone's, or a card's or an account's (then it is redacted as a
+# phone number, which is better than not at all).
+_PERSONAL_WORDS = re.compile(
+    r"(?i:phone|mobile|cell|tel\b|telephone|call|ring|text|whatsapp|sms|fax|landline|contact|reach|dial|"
+    r"card|cc\b|credit|debit|account|acct|iban)"
+)
+
+
+class DialablePhoneRecognizer(PhoneRecognizer):
+    """Presidio's libphonenumber recognizer, minus bare digit runs nobody said were a phone number.
+
+    libphonenumber reads a twelve-digit tracking number as a German or British number with its country code
+    ("499856635441", "441284863469"); people write their own number with a "+", spaces or dashes, or near a
+    word that says what it is.
+    """
+
+    def __init__(self, supported_language: str = "en") -> None:
+        super().__init__(supported_language=supported_language, name="DialablePhoneRecognizer")
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        results = super().analyze(text, entities, nlp_artifacts)  # type: ignore[arg-type]
+        return [r for r in results if not self._bare_run(text, r)]
+
+    @staticmethod
+    def _bare_run(text: str, result: RecognizerResult) -> bool:
+        value = text[result.start : result.end]
+        if not value.isdigit() or len(value) < 11:
+            return False
+        return _PERSONAL_WORDS.search(text, max(0, result.start - 40), result.start) is None

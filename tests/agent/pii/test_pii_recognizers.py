@@ -90,7 +90,13 @@ POSITIVE = [
     ("ZIP_CODE", "my postcdoe is n9c 7y6.", "n9c 7y6"),
     ("IN_AADHAAR", "adahar no: 4858 8705 8087", "4858 8705 8087"),
     ("PHONE_NUMBER", "Best,\nJoanne\n(02)36439971 (ext 76240)", "(02)36439971 (ext 76240)"),
-    ("STREET_ADDRESS", "Address: Level 8 108 Mcmahon Access\nIP: 20.131.19.200", "Level 8 108 Mcmahon Access"),
+    (
+        "STREET_ADDRESS",
+        "Address: Level 8 108 Mcmahon Access\nIP: 20.131.19.200",
+        "Level 8 108 Mcmahon Access",
+    ),
+    ("CREDIT_CARD", "I paid with card 675918615989 twice", "675918615989"),
+    ("STREET_ADDRESS", "address: 14 harrington street my address is", "14 harrington street"),
     (
         "STREET_ADDRESS",
         "Shipping address:\n961 Jones Mills\nEast Williamburgh, 90999 Please refund to my card.",
@@ -135,6 +141,8 @@ NEGATIVE = [
     ("PERSON", "please cancel ord-581374; i found the pack cheaper"),
     ("STREET_ADDRESS", "can i swap the summit light 2 tent for the aspen creek sleeping bag?"),
     ("STREET_ADDRESS", "THE SUMMIT LIGHT 2 TENT WAS NOT. THE SUMMIT LIGHT 2 TENT WEIGHS 1.8 KG."),
+    ("CREDIT_CARD", "Tracking number 610032366854 hasn't moved since 1 Oct."),  # Luhn-valid, no card word
+    ("PHONE_NUMBER", "Tracking number 499856635441 hasn't moved."),  # "+49 ..." to libphonenumber
 ]
 
 
