@@ -69,7 +69,7 @@ def approval_message(
     *, approval_id: str, tool: str, args: dict[str, Any], checks: list[str], expires: str | None, where: str
 ) -> dict[str, Any]:
     """What the tool would do, the policy checks it passed, and the two buttons (the value is the id)."""
-    blocks = _approval_facts(tool, args, checks, where)
+    blocks = _approval_facts(f"Approval needed: {tool}", args, checks, where)
     if expires:
         blocks.append(_context(f"Expires {escape(expires)} · approval `{escape(approval_id)}`"))
     blocks.append(
@@ -97,16 +97,16 @@ def decided_message(
         "rejected": ":no_entry_sign: Rejected",
         "expired": ":hourglass: Expired without a decision",
     }.get(status, escape(status))
-    blocks = _approval_facts(tool, args, checks, where)
+    blocks = _approval_facts(f"Approval: {tool}", args, checks, where)
     blocks.append(_section(f"*{outcome}*{who}"))
     return {"text": f"{escape(tool)}: {escape(status)}", "blocks": blocks}
 
 
-def _approval_facts(tool: str, args: dict[str, Any], checks: list[str], where: str) -> Blocks:
+def _approval_facts(title: str, args: dict[str, Any], checks: list[str], where: str) -> Blocks:
     lines = "\n".join(f"• *{escape(str(k))}*: {escape(_plain(v))}" for k, v in args.items())
     passed = "\n".join(f":ballot_box_with_check: {escape(str(c))}" for c in checks) or "none recorded"
     return [
-        {"type": "header", "text": {"type": "plain_text", "text": f"Approval needed: {tool}"[:150]}},
+        {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
         _section(f"{where}\n{lines}"[:SECTION_LIMIT]),
         _section(f"*Policy checks*\n{passed}"[:SECTION_LIMIT]),
     ]

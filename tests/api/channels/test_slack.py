@@ -437,13 +437,16 @@ def test_an_approver_approves_once_and_a_stranger_never(workspace: Workspace, se
     assert refusal["user"] == STRANGER and "Only the approvers" in refusal["text"]
     time.sleep(0.3)
     assert status()["status"] == "pending" and len(refunds_of(seeded_engine, order)) == before
+    workspace.send(mention("any news?", ts=new_ts(), thread_ts=message["thread_ts"]))
+    waiting = wait_count(lambda: replies_in(workspace.slack, message["thread_ts"]), 3)[2]
+    assert "waiting for a staff member" in waiting["text"]
 
     workspace.send(click(blocks.APPROVE, approval_id, user=APPROVER, message=message))
     (update,) = wait_for(lambda: workspace.slack.posted("chat.update"))
     assert update["ts"] == message["ts"] and f"<@{APPROVER}>" in json.dumps(update["blocks"])
     assert "actions" not in [b["type"] for b in update["blocks"]]
-    done = wait_count(lambda: replies_in(workspace.slack, message["thread_ts"]), 3)
-    assert "has been issued" in done[2]["text"]
+    done = wait_count(lambda: replies_in(workspace.slack, message["thread_ts"]), 4)
+    assert "has been issued" in done[3]["text"]
     assert status()["status"] == "executed" and status()["decided_by"] == f"slack:{APPROVER}"
     assert len(refunds_of(seeded_engine, order)) == before + 1
 
