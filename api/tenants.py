@@ -6,6 +6,8 @@ written once. The summary goes after the cached static prefix: tenants differ, t
 
 from __future__ import annotations
 
+import time
+
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -72,15 +74,25 @@ class TenantSettingsPatch(BaseModel):
 
 
 class TenantSettingsService:
-    def __init__(self, *, engine: Engine, audit: AuditLog) -> None:
+    """Read at every turn, so kept for `ttl_s` per process: a change made through another process applies
+    within that time, one made through this process at once."""
+
+    def __init__(self, *, engine: Engine, audit: AuditLog, ttl_s: float = 5.0) -> None:
         self.engine = engine
         self.audit = audit
+        self.ttl_s = ttl_s
+        self._cache: dict[str, tuple[float, TenantSettings]] = {}
 
     def get(self, tenant: str) -> TenantSettings:
+        cached = self._cache.get(tenant)
+        if cached is not None and time.monotonic() - cached[0] < self.ttl_s:
+            return cached[1]
         with Session(self.engine) as session:
             row = session.get(TenantSettingsRow, tenant)
             stored = dict(row.values) if row else {}
-        return TenantSettings.model_validate(stored)
+        settings = TenantSettings.model_validate(stored)
+        self._cache[tenant] = (time.monotonic(), settings)
+        return settings
 
     def update(self, tenant: str, patch: TenantSettingsPatch, *, actor: str | None) -> TenantSettings:
         """Validates the merged result (pydantic's ValidationError names the field), stores and audits it."""
@@ -99,4 +111,5 @@ class TenantSettingsService:
                 payload={"changed": changes},
             )
             session.commit()
+        self._cache.pop(tenant, None)
         return merged
