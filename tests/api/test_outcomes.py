@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from api.models import Approval
 from tests.api.test_approvals import refundable_order
+from tests.api.test_postgres import pg_engine, pg_url  # noqa: F401  (fixtures)
 from tests.conftest import bearer, make_client, online
 from tests.support import Reply, Usage
 
@@ -343,3 +344,29 @@ def test_drafts_used_and_csat_are_checked(client: Any, staff: dict[str, str], se
     body = {"conversation_id": conversation, "score": 4}
     assert client.post("/v1/csat", json=body, headers=acme).status_code == 404
     assert client.post("/v1/csat", json=body).status_code == 401
+
+
+def test_outcome_figures_on_postgres(settings: Any, pg_engine: Any, pg_url: str) -> None:  # noqa: F811
+    from tools.demo_data import seed_demo
+
+    seed_demo(pg_engine, tenant="default", today=datetime.now(UTC).date())
+    headers = bearer(pg_engine, "default", ("agent", "admin"))
+    with make_client(settings.model_copy(update={"database_url": pg_url}), pg_engine) as client:
+        run = Script(client, headers)
+        resolved = run.open()
+        run.say(resolved, "Where is my order? What is the status?")
+        run.feedback(resolved, "up")
+        handed = run.open(channel="zendesk")
+        assert handoff_reason(run.say(handed, "Can I speak to a human please?")) == "other"
+        draft = run.post(f"/v1/conversations/{handed}/draft")
+        assert run.post(f"/v1/conversations/{handed}/drafts/{draft['message_id']}/used")["recorded"]
+        run.csat(handed, 4)
+        naive_from = (datetime.now(UTC) - timedelta(hours=1)).replace(tzinfo=None).isoformat()
+        body = client.get("/v1/outcomes", params={"from": naive_from, "group_by": "channel"}, headers=headers)
+        assert body.status_code == 200, body.text
+    totals = body.json()["totals"]
+    assert (totals["conversations"], totals["resolved_without_human"]) == (2, 1)
+    assert totals["handoffs"] == {"total": 1, "by_reason": {"other": 1}}
+    assert totals["drafts"] == {"suggested": 1, "used": 1, "used_rate": 1.0}
+    assert (totals["feedback"]["up"], totals["csat"]["responses"], totals["csat"]["average"]) == (1, 1, 4.0)
+    assert [g["channel"] for g in body.json()["groups"]] == ["api", "zendesk"]
