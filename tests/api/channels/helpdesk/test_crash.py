@@ -3,7 +3,7 @@ restarted, it posts the note exactly once."""
 
 from __future__ import annotations
 
-import asyncio
+import json
 import os
 import signal
 import socket
@@ -15,9 +15,8 @@ from typing import Any
 
 import httpx
 
-from api.runtime import open_runtime
 from tests.api.channels.helpdesk import signing
-from tests.api.channels.helpdesk.conftest import SECRETS, config_for, delivery, settled
+from tests.api.channels.helpdesk.conftest import SECRETS, delivery, settled
 from tests.api.channels.helpdesk.fake_helpdesk import FakeHelpdesk, Hang
 from tests.api.job_handlers import wait_for
 
@@ -62,18 +61,33 @@ def _healthy(port: int) -> bool:
 def test_sigkill_between_accepting_and_posting_posts_the_note_once(
     settings: Any, seeded_engine: Any, fake: FakeHelpdesk, tmp_path: Path
 ) -> None:
-    async def register() -> str:
-        async with open_runtime(settings, engine=seeded_engine, knowledge=None, redactor=None) as runtime:
-            integration = runtime.integrations.create(
-                tenant="default",
-                provider="zendesk",
-                config=config_for("zendesk", fake),
-                secrets=SECRETS["zendesk"],
-                actor="test",
-            )
-            return str(integration.id)
-
-    integration_id = asyncio.run(register())
+    # Registered the way the README says: the CLI, secrets on stdin.
+    added = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "deskpilot"),
+            "integrations",
+            "add",
+            "zendesk",
+            "--tenant",
+            "default",
+            "--config",
+            f"base_url={fake.url}",
+            "--config",
+            "email=agent@acme.example",
+            "--secrets-json",
+            "-",
+            "--json",
+        ],
+        input=json.dumps(SECRETS["zendesk"]),
+        env={**os.environ, "DESKPILOT_HOME": str(settings.home)},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert added.returncode == 0, added.stderr[-2000:]
+    integration_id = json.loads(added.stdout)["id"]
+    assert json.loads(added.stdout)["inbound_url"] == f"/v1/webhooks/zendesk/{integration_id}"
     fake.script.append(Hang(600))
     port, log = free_port(), tmp_path / "serve.log"
     first = serve(settings, port, log)
