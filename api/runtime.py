@@ -24,6 +24,7 @@ from api.approvals import ApprovalService
 from api.audit import AuditLog
 from api.conversations import ConversationService
 from api.db import create_schema, make_engine
+from api.fail_soft_kb import FailSoftRetriever
 from api.integrations import IntegrationService, SecretBox
 from api.jobs import JobQueue
 from api.metrics import Metrics
@@ -172,7 +173,7 @@ async def open_runtime(settings: Settings, **overrides: Any) -> AsyncIterator[Ru
                 retrieval_k=settings.retrieval_k,
                 max_steps=settings.max_steps,
                 redactor=redactor,
-                retriever=knowledge,
+                retriever=FailSoftRetriever(knowledge) if knowledge is not None else None,
                 approvals=approvals,
                 cache_keys=PromptCacheKeys(per_key_rpm=settings.prompt_cache_key_rpm),
             ),
