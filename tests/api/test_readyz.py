@@ -16,15 +16,17 @@ from api.db import make_engine
 from tests.conftest import make_client, online
 
 
-def test_ready_with_every_dependency_up(settings: Any, seeded_engine: Any) -> None:
+def test_ready_with_every_dependency_up(settings: Any, seeded_engine: Any, demo_knowledge: Any) -> None:
     with make_client(settings, seeded_engine) as client:
+        assert client.get("/readyz").json()["checks"]["knowledge"] == "disabled"
+    with make_client(settings, seeded_engine, knowledge=demo_knowledge) as client:  # embedded Chroma
         ready = client.get("/readyz")
     assert ready.status_code == 200
     body = ready.json()
     assert body["status"] == "ready"
     assert body["checks"] == {
         "database": "ok",
-        "knowledge": "disabled",
+        "knowledge": "ok",
         "jobs": "in_process",
         "model": "offline",
     }
