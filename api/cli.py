@@ -51,6 +51,7 @@ def serve(
     import uvicorn
 
     from api.auth import create_key, has_any_key
+    from api.edge import json_http_protocol
     from api.main import create_app
 
     settings = get_settings()
@@ -70,9 +71,14 @@ def serve(
         typer.secho(
             "No OPENAI_API_KEY: answering with the offline engine (degraded mode).", fg="yellow", err=True
         )
-    # The app itself believes X-Forwarded-* only from DESKPILOT_FORWARDED_ALLOW_IPS (api/edge.py).
+    # The app itself believes X-Forwarded-* only from DESKPILOT_FORWARDED_ALLOW_IPS, and uvicorn's own
+    # answer to a request it cannot parse is JSON like the app's (api/edge.py).
     uvicorn.run(
-        create_app(settings), host=host or settings.host, port=port or settings.port, proxy_headers=False
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        proxy_headers=False,
+        http=json_http_protocol(),
     )
 
 

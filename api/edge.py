@@ -6,10 +6,14 @@ Pure ASGI (not BaseHTTPMiddleware) so streamed replies pass through untouched. O
     SecurityHeaders          nosniff, Referrer-Policy, HSTS over TLS, a CSP on HTML without one
     BodyLimit                a body past DESKPILOT_MAX_BODY_BYTES is a 413 before the app reads it all
     CORSMiddleware           only the origins in DESKPILOT_CORS_ORIGINS (none by default)
+
+A request uvicorn cannot parse never reaches the app: `json_http_protocol` makes uvicorn's own 400 answer
+JSON too (`deskpilot serve` uses it).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -17,6 +21,8 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from api.errors import error_body
 from api.settings import Settings
@@ -129,3 +135,35 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+def _raw_400(message: str) -> bytes:
+    body = json.dumps(error_body("bad_request", message)).encode()
+    head = (
+        "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+class JsonErrorsH11(H11Protocol):
+    """uvicorn's h11 protocol, answering a request it cannot parse with our JSON error body."""
+
+    def send_400_response(self, msg: str) -> None:
+        self.transport.write(_raw_400(msg))
+        self.transport.close()
+
+
+class JsonErrorsHttpTools(HttpToolsProtocol):
+    """uvicorn's httptools protocol (the default when installed), with the same JSON 400."""
+
+    def send_400_response(self, msg: str) -> None:
+        self.transport.write(_raw_400(msg))
+        self.transport.close()
+
+
+def json_http_protocol(kind: str = "auto") -> type[asyncio.Protocol]:
+    """For `uvicorn.run(http=...)`: httptools when available (as uvicorn's `auto`), else h11."""
+    if kind == "h11":
+        return JsonErrorsH11
+    return JsonErrorsHttpTools

@@ -9,8 +9,6 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
-from fastapi.utils import create_model_field
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -93,25 +91,48 @@ _ERROR_DESCRIPTIONS = {
     500: "Unexpected server error (no details are echoed)",
     503: "A dependency is unavailable, or the turn could not finish (retry it)",
 }
-# What the API can answer besides success, by route shape: applied to every /v1 route by document_errors.
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody, "description": text} for code, text in _ERROR_DESCRIPTIONS.items()
+# What the API can answer besides success; document_errors adds them to every /v1 operation.
+ERROR_RESPONSES: dict[int, dict[str, Any]] = {
+    code: {
+        "description": text,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+    }
+    for code, text in _ERROR_DESCRIPTIONS.items()
 }
+_WRITE_ONLY = {409, 415}  # a conflict or a body's media type: only where something is sent or changed
 
 
 def document_errors(app: FastAPI) -> None:
-    """Adds the error answers to every /v1 operation in the OpenAPI document, as `responses=` would."""
-    for route in app.routes:
-        if not isinstance(route, APIRoute) or not route.path.startswith("/v1/"):
-            continue
-        codes = set(ERROR_RESPONSES)
-        if (route.methods or set()) <= {"GET", "HEAD"}:
-            codes -= {409, 415}
-        for code in sorted(codes - set(route.responses)):
-            route.responses[code] = ERROR_RESPONSES[code]
-            route.response_fields[code] = create_model_field(
-                name=f"Response_{code}_{route.unique_id}", type_=ErrorBody, mode="serialization"
-            )
+    """The error answers in each /v1 operation of the OpenAPI document, with the one ErrorBody schema.
+
+    Applied to the generated document rather than per router, so a router added later is covered too;
+    FastAPI's own 422 schema is replaced, since our handler answers 422 in the ErrorBody shape."""
+    generate = app.openapi
+    done = False
+
+    def openapi() -> dict[str, Any]:
+        nonlocal done
+        schema = generate()
+        if done:
+            return schema
+        body = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.update(body.pop("$defs", {}))
+        components["ErrorBody"] = body
+        for path, item in schema.get("paths", {}).items():
+            if not path.startswith("/v1/"):
+                continue
+            for method, operation in item.items():
+                responses = operation.setdefault("responses", {})
+                for code, response in ERROR_RESPONSES.items():
+                    if method == "get" and code in _WRITE_ONLY:
+                        continue
+                    if str(code) not in responses or code == 422:
+                        responses[str(code)] = response
+        done = True
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def error_body(code: str, message: str, **details: object) -> dict[str, object]:

@@ -188,3 +188,111 @@ def test_hostile_uploads_answer_4xx_or_index_the_text(
     assert response.status_code == status, response.text
     sources = {d["source"] for d in listed}
     assert (f"upload://{name}" in sources) is (status == 201)  # refused bytes are never indexed
+
+
+def test_the_openapi_document_lists_the_error_answers(settings: Any, engine: Any) -> None:
+    with make_client(settings, engine) as client:
+        document = client.get("/openapi.json").json()
+    assert "ErrorBody" in document["components"]["schemas"]
+    operations = [
+        (path, method, operation)
+        for path, item in document["paths"].items()
+        if path.startswith("/v1/")
+        for method, operation in item.items()
+    ]
+    assert len(operations) > 20
+    for path, method, operation in operations:
+        codes = set(operation["responses"])
+        expected = {"400", "401", "403", "404", "413", "422", "429", "500", "503"}
+        if method in ("post", "put", "delete"):
+            expected |= {"409", "415"}
+        assert expected <= codes, (method, path, sorted(expected - codes))
+        for code in expected:
+            schema = operation["responses"][code]["content"]["application/json"]["schema"]
+            assert schema == {"$ref": "#/components/schemas/ErrorBody"}, (method, path, code)
+
+
+def test_an_error_answer_matches_the_documented_error_body(settings: Any, engine: Any) -> None:
+    from api.errors import ErrorBody
+
+    with make_client(settings, engine) as client:
+        answers = [
+            client.get("/v1/usage"),  # 401
+            client.get("/v1/usage", headers=bearer(engine)),  # 403
+            client.post("/v1/conversations", json={"customer_id": 5}, headers=bearer(engine)),  # 422
+            client.get("/v1/conversations/conv_missing", headers=bearer(engine)),  # 404
+        ]
+    assert [a.status_code for a in answers] == [401, 403, 422, 404]
+    for answer in answers:
+        ErrorBody.model_validate(answer.json())
+
+
+SCOPE_LABELS = {
+    frozenset({"agent", "integration", "admin"}): "agent",
+    frozenset({"admin"}): "admin",
+    frozenset({"approve"}): "approve",
+    frozenset({"integration", "admin"}): "integration",
+    frozenset({"agent", "integration", "admin", "approve"}): "any",
+}
+
+
+def route_scopes(route: Any) -> str:
+    """The README label of the scopes a route's dependencies require (none: no key at all)."""
+    found: list[frozenset[str]] = []
+    pending = list(route.dependant.dependencies)
+    while pending:
+        dependency = pending.pop()
+        call = dependency.call
+        if getattr(call, "__qualname__", "") == "require_scope.<locals>.check":
+            names = call.__code__.co_freevars
+            found.append(frozenset(call.__closure__[names.index("scopes")].cell_contents))
+        pending.extend(dependency.dependencies)
+    if not found:
+        return "none"
+    return SCOPE_LABELS[found[0]]
+
+
+def readme_scope_rows() -> list[tuple[str, str, str]]:
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    rows = []
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")] if line.startswith("| `") else []
+        if len(cells) < 3 or cells[1] not in {*SCOPE_LABELS.values(), "none"}:
+            continue
+        for endpoint in re.findall(r"`([A-Z/]+) ([^`]+)`", cells[0].replace("\\|", "|")):
+            methods, path = endpoint
+            for method in methods.split("/"):
+                rows.append((method, re.sub(r"\{[^}]+\}", "{}", path.split("?")[0]), cells[1]))
+    return rows
+
+
+def test_the_readme_scope_table_matches_the_code(settings: Any, engine: Any) -> None:
+    import re
+
+    from fastapi.routing import APIRoute, iter_route_contexts
+
+    from api.main import create_app
+
+    app = create_app(settings, engine=engine, redactor=None, knowledge=None)
+    routes = {
+        (method, re.sub(r"\{[^}]+\}", "{}", context.path)): context.original_route
+        for context in iter_route_contexts(app.routes)  # routers are included lazily: their effective routes
+        if isinstance(context.original_route, APIRoute)
+        for method in context.methods or ()
+    }
+    rows = readme_scope_rows()
+    assert len(rows) > 25
+    mismatches = []
+    for method, path, documented in rows:
+        # The README names a collection for its item routes too (DELETE /v1/knowledge/documents).
+        matches = [r for (m, p), r in routes.items() if m == method and (p == path or p == path + "/{}")]
+        assert matches, f"README lists {method} {path}, which the app does not serve"
+        actual = {route_scopes(r) for r in matches}
+        if actual != {documented}:
+            mismatches.append(f"{method} {path}: README says {documented}, code requires {sorted(actual)}")
+    assert not mismatches, "\n".join(mismatches)
+    documented_paths = {(m, p) for m, p, _ in rows}
+    assert ("POST", "/v1/keys/{}/rotate") in documented_paths and ("GET", "/v1/keys") in documented_paths

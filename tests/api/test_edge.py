@@ -157,3 +157,39 @@ def test_cors_is_closed_by_default_and_opens_to_configured_origins(settings: Any
     assert "access-control-allow-credentials" not in opened.headers
     assert other.status_code == 400 and "access-control-allow-origin" not in other.headers
     assert simple.headers["access-control-allow-origin"] == "https://desk.example"
+
+
+@pytest.mark.parametrize("kind", ["auto", "h11"])
+def test_uvicorns_own_answer_to_an_unparsable_request_is_json(kind: str) -> None:
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from api.edge import json_http_protocol
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(echo_length, host="127.0.0.1", port=port, http=json_http_protocol(kind),
+                            log_level="error", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.02)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+            connection.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+            raw = b""
+            while chunk := connection.recv(65536):
+                raw += chunk
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400")
+    assert b"content-type: application/json" in head.lower()
+    error = json.loads(body)["error"]
+    assert error["code"] == "bad_request" and "Invalid HTTP request" in error["message"]
