@@ -72,11 +72,15 @@ def test_a_refund_is_proposed_as_an_approval_never_executed(
     assert all(c["status"] != "ok" or c["name"] != "issue_refund" for c in out["tool_calls"])
 
 
-def test_a_whole_ticket_of_20000_characters_is_accepted_whole(client: Any, key: dict[str, str]) -> None:
-    filler = "I have been a customer for years and I am writing about my account. " * 280
-    ticket = filler[: 20_000 - 200] + " How do I return a tent?"
+def test_a_whole_ticket_of_20000_characters_is_accepted_and_searched_whole(
+    client: Any, key: dict[str, str]
+) -> None:
+    filler = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor. " * 250
+    ticket = filler[: 20_000 - 100] + " How do I return a tent I bought, and how long does a refund take?"
     out = client.post("/v1/tickets/suggest", json={"ticket": {"body": ticket}}, headers=key)
     assert out.status_code == 200, out.text[:500]
+    titles = " ".join(c["title"].lower() for c in out.json()["citations"])
+    assert "tent" in titles  # only the last 70 of 20,000 characters mention one
     runtime = client.app.state.runtime
     messages = runtime.conversations.messages(
         tenant="default", conversation_id=out.json()["conversation_id"], restore=True
