@@ -47,7 +47,7 @@ class JobRunner:
         async with self._slots:
             try:
                 for job in await to_thread.run_sync(self._claim, job_id):
-                    await self._execute(job)
+                    await self._execute_as_requested(job)
             except Exception as error:  # noqa: BLE001  (the poll retries; database errors may quote values)
                 log.warning("job %s: run failed (%s)", job_id, type(error).__name__)
 
@@ -78,9 +78,14 @@ class JobRunner:
         self._spawn(self._execute_and_release(claimed[0]))
         return True
 
+    async def _execute_as_requested(self, job: Job) -> None:
+        """Under the request id that enqueued the job: its logs, audit events and spans carry it too."""
+        with bound_request_id(job.request_id):
+            await self._execute(job)
+
     async def _execute_and_release(self, job: Job) -> None:
         try:
-            await self._execute(job)
+            await self._execute_as_requested(job)
         except Exception as error:  # noqa: BLE001  (the outcome could not be written: the lease will run out)
             log.warning("job %s: outcome not recorded (%s)", job.id, type(error).__name__)
         finally:
@@ -132,16 +137,12 @@ class JobRunner:
             await self._record_failure(job, error)
 
     async def _call(self, handler: Handler, job: Job) -> None:
-        # Under the request id that enqueued the job, so its logs, audit events and spans carry it too.
         attributes: dict[str, str | int] = {
             "deskpilot.job.id": job.id,
             "deskpilot.job.kind": job.kind,
             "deskpilot.job.attempt": job.attempts,
         }
-        with (
-            bound_request_id(job.request_id),
-            tracer.start_as_current_span(f"job {job.kind}", attributes=attributes, **QUIET) as span,
-        ):
+        with tracer.start_as_current_span(f"job {job.kind}", attributes=attributes, **QUIET) as span:
             try:
                 async with asyncio.timeout(self.settings.job_timeout_s):
                     await handler(job, self.context)

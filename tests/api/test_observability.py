@@ -187,6 +187,8 @@ def test_one_request_id_through_the_turn_a_job_the_audit_log_logs_and_spans(
     assert turn_line["http_status"] == 200 and turn_line["message"].startswith("POST /v1/conversations/{")
     assert "trace_id" in turn_line and isinstance(turn_line["duration_ms"], float)
     assert any(line["logger"] == "tests.jobs" and line["request_id"] == "rid-job" for line in lines)
+    done = [line for line in lines if line["logger"] == "api.jobs.runner" and job_id in line["message"]]
+    assert done and {line["request_id"] for line in done} == {"rid-job"}  # the runner's own lines too
 
     # Spans: the HTTP request, the turn under it, the model call and the tool call all share one trace.
     models = wait_for_span(spans, "chat deskpilot-offline")  # the tool call, then the answer
