@@ -8,6 +8,7 @@ settings override them.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -31,6 +32,7 @@ from api.models import UsageRecord
 from api.settings import Settings
 from api.tenants import TenantSettings
 
+log = logging.getLogger(__name__)
 _OVERRIDES_TTL_S = 5.0  # a tenant's changed limits apply within this long, without a read per request
 
 
@@ -97,22 +99,29 @@ class TurnSlots:
         if redis_url:
             import redis
 
-            self._redis = redis.Redis.from_url(redis_url)
+            self._redis = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
         self._local: dict[str, dict[str, float]] = {}
         self._lock = threading.Lock()
 
     def acquire(self, tenant: str, limit: int) -> str | None:
         """A slot id, or None when the tenant already runs `limit` turns."""
         slot, now = uuid.uuid4().hex, time.time()
-        if self._redis is None:
-            with self._lock:
-                held = {s: t for s, t in self._local.get(tenant, {}).items() if t > now}
-                if len(held) >= limit:
-                    self._local[tenant] = held
-                    return None
-                held[slot] = now + self.ttl_s
+        if self._redis is not None:
+            try:
+                return self._acquire_shared(tenant, limit, slot, now)
+            except Exception as error:  # noqa: BLE001 - Redis away: serve unlimited rather than not at all
+                log.warning("turn slots unavailable (%s); not limiting", type(error).__name__)
+                return slot
+        with self._lock:
+            held = {s: t for s, t in self._local.get(tenant, {}).items() if t > now}
+            if len(held) >= limit:
                 self._local[tenant] = held
-            return slot
+                return None
+            held[slot] = now + self.ttl_s
+            self._local[tenant] = held
+        return slot
+
+    def _acquire_shared(self, tenant: str, limit: int, slot: str, now: float) -> str | None:
         key = f"{self.prefix}:turns:{tenant}"
         pipe = self._redis.pipeline()
         pipe.zremrangebyscore(key, "-inf", now)
@@ -130,7 +139,10 @@ class TurnSlots:
             with self._lock:
                 self._local.get(tenant, {}).pop(slot, None)
             return
-        self._redis.zrem(f"{self.prefix}:turns:{tenant}", slot)
+        try:
+            self._redis.zrem(f"{self.prefix}:turns:{tenant}", slot)
+        except Exception as error:  # noqa: BLE001 - the slot runs out by itself (its score is its expiry)
+            log.warning("turn slot not released (%s); it expires by itself", type(error).__name__)
 
 
 class Limits:
@@ -141,7 +153,9 @@ class Limits:
         self.settings = settings
         prefix = settings.rate_limit_key_prefix
         if settings.redis_url:
-            storage = storage_from_string(settings.redis_url, key_prefix=prefix)
+            storage = storage_from_string(
+                settings.redis_url, key_prefix=prefix, socket_timeout=2, socket_connect_timeout=2
+            )
         else:
             storage = storage_from_string("memory://")
         self._limiter = MovingWindowRateLimiter(storage)
@@ -171,7 +185,12 @@ class Limits:
             if not limit:
                 continue
             item = RateLimitItemPerMinute(limit)
-            if not self._limiter.hit(item, scope, ident):
+            try:
+                allowed = self._limiter.hit(item, scope, ident)
+            except Exception as error:  # noqa: BLE001 - Redis away: serve unlimited rather than not at all
+                log.warning("rate-limit counters unavailable (%s); not limiting", type(error).__name__)
+                return
+            if not allowed:
                 reset = self._limiter.get_window_stats(item, scope, ident).reset_time
                 raise RateLimited(
                     f"rate limit reached: {limit} requests a minute per {scope}",

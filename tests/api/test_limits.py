@@ -214,3 +214,17 @@ def test_redis_counters_are_shared_by_every_process(settings: Any) -> None:
     # Memory counters, by contrast, are per process.
     alone = Limits(settings.model_copy(update={"rate_limit_per_minute": 3}))
     alone.check_request(tenant="t", key_id="k", values=values)
+
+
+def test_counters_that_cannot_be_reached_do_not_stop_the_service(settings: Any) -> None:
+    """Redis restarting must not turn every request into a 500: the limits step aside meanwhile."""
+    from api.limits import Limits
+    from api.tenants import TenantSettings
+
+    unreachable = {"redis_url": "redis://127.0.0.1:1/0", "rate_limit_per_minute": 1}
+    away = Limits(settings.model_copy(update=unreachable))
+    for _ in range(3):
+        away.check_request(tenant="t", key_id="k", values=TenantSettings())
+    slot = away.slots.acquire("t", 1)
+    assert slot is not None
+    away.slots.release("t", slot)
