@@ -20,11 +20,20 @@ from starlette.concurrency import run_in_threadpool
 from api.channels.helpdesk import HELPDESKS, JOB_KIND, InboundTicket, Malformed, Unauthorized
 from api.deliveries import Delivery, add_delivery, find_delivery
 from api.deps import RuntimeDep
-from api.errors import ApiError, NotFoundError, PayloadTooLarge, error_body
+from api.errors import ApiError, NotFoundError, PayloadTooLarge
 from api.integrations.models import Integration
 from api.runtime import Runtime
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+
+
+class SignatureRefused(ApiError):
+    """Bad, stale or missing: the answer is the same, so a prober learns nothing."""
+
+    status_code = 401
+    code = "unauthorized"
+
+
 log = logging.getLogger(__name__)
 
 
@@ -43,7 +52,7 @@ async def receive_delivery(
         helpdesk.verify(request.headers, raw, secrets, time.time())
     except Unauthorized:
         log.info("webhook %s/%s: signature refused", provider, integration_id)
-        return JSONResponse(error_body("unauthorized", "unauthorized"), status_code=401)
+        raise SignatureRefused("unauthorized") from None
     try:
         ticket = helpdesk.parse(raw, runtime.integrations.config(integration))
     except Malformed as error:
