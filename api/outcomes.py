@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal, get_args
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, or_
 from sqlmodel import Session, col, select
 
 from api.errors import InvalidInput
@@ -214,16 +214,24 @@ def _conversations(session: Session, figures: _Groups, tenant: str, start: datet
     staffed: set[str] = set()
     replied: set[str] = set()
     for chunk in _chunks(ids):
-        messages = session.exec(
-            select(Message.conversation_id, Message.role, Message.meta).where(
-                col(Message.conversation_id).in_(chunk), col(Message.role).in_(("assistant", "staff"))
-            )
-        ).all()
-        for conversation_id, role, meta in messages:
-            if role == "staff":
-                staffed.add(conversation_id)
-            elif not (meta or {}).get("draft"):
-                replied.add(conversation_id)
+        staffed.update(
+            session.exec(
+                select(Message.conversation_id)
+                .where(col(Message.conversation_id).in_(chunk), Message.role == "staff")
+                .distinct()
+            ).all()
+        )
+        replied.update(
+            session.exec(
+                select(Message.conversation_id)
+                .where(
+                    col(Message.conversation_id).in_(chunk),
+                    Message.role == "assistant",
+                    or_(_is_draft().is_(None), _is_draft().is_(False)),
+                )
+                .distinct()
+            ).all()
+        )
     for conversation_id, created_at, status in started:
         deflected = (
             conversation_id in replied
@@ -280,15 +288,15 @@ def _approvals(session: Session, figures: _Groups, tenant: str, start: datetime,
 
 
 def _drafts(session: Session, figures: _Groups, tenant: str, start: datetime, end: datetime) -> None:
-    rows = session.exec(
-        select(Message.id, Message.conversation_id, Message.created_at, Message.meta).where(
+    drafts = session.exec(
+        select(Message.id, Message.conversation_id, Message.created_at).where(
             Message.tenant == tenant,
             Message.role == "assistant",
+            _is_draft().is_(True),
             col(Message.created_at) >= start,
             col(Message.created_at) < end,
         )
     ).all()
-    drafts = [(i, c, t) for i, c, t, meta in rows if (meta or {}).get("draft")]
     used = {
         payload.get("message_id")
         for payload in session.exec(
@@ -350,6 +358,11 @@ def _cost(session: Session, figures: _Groups, tenant: str, start: datetime, end:
                 model_calls=1, input_tokens=input_tokens, cached_tokens=cached, output_tokens=output
             )
             group.cost_usd += cost
+
+
+def _is_draft() -> Any:
+    """`meta.draft` read in the database (JSON_EXTRACT on SQLite, ->> on PostgreSQL), not in Python."""
+    return col(Message.meta)["draft"].as_boolean()
 
 
 def _chunks(items: list[str], size: int = 500) -> Iterable[list[str]]:
