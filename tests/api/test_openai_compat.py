@@ -266,3 +266,42 @@ def test_offline_the_completion_says_it_is_degraded(settings: Any, seeded_engine
         tenant="default", conversation_id=deskpilot["conversation_id"]
     )
     assert conversation.customer_id == "CUS-1001"
+
+
+async def test_a_reset_and_a_failure_mid_stream_are_told_in_the_stream() -> None:
+    """Unit level: a fallback model that starts over cannot take back streamed text, so the last chunk says
+    so and carries the whole reply; a failure after the first chunk arrives as an OpenAI error event."""
+    import json as jsonlib
+    from types import SimpleNamespace
+
+    from agent.turns import TurnEvent, TurnResult
+    from api.channels.openai_chat import ChunkWriter
+    from api.routes.openai_compat import _chunks
+    from api.turns import TurnFailed
+
+    result = TurnResult("conv_1", "Hi there", "Hi there", "", [], [], "gpt-4o-mini", False, {}, {})
+    conversation = SimpleNamespace(status="active")
+    runtime = SimpleNamespace(conversations=SimpleNamespace(get=lambda **_: conversation), redactor=None)
+    principal = SimpleNamespace(tenant="default")
+
+    async def events(fail: bool) -> Any:
+        yield TurnEvent("token", "Hel")
+        if fail:
+            raise TurnFailed("turn_1", "deadline")
+        yield TurnEvent("reset", None)
+        yield TurnEvent("token", "Hi there")
+        yield TurnEvent("final", result)
+
+    def parsed(raw: list[str]) -> list[Any]:
+        return [jsonlib.loads(r.removeprefix("data: ")) if "[DONE]" not in r else "[DONE]" for r in raw]
+
+    chunks = parsed(
+        [c async for c in _chunks(runtime, principal, ChunkWriter("c1", include_usage=True), events(False))]
+    )  # type: ignore[arg-type]
+    *_, last, usage, done = chunks
+    assert last["choices"][0]["finish_reason"] == "stop" and last["deskpilot"]["reset"] is True
+    assert last["deskpilot"]["content"] == "Hi there" and usage["choices"] == [] and done == "[DONE]"
+    failed = parsed(
+        [c async for c in _chunks(runtime, principal, ChunkWriter("c2", include_usage=False), events(True))]
+    )  # type: ignore[arg-type]
+    assert failed[-2]["error"]["type"] == "server_error" and failed[-1] == "[DONE]"
