@@ -336,3 +336,21 @@ def test_json_logs_at_debug_carry_no_raw_pii(
     for value in CANARIES:
         for form in variants(value):
             assert form not in raw, f"{form!r} in the logs"
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_exceptions_are_logged_by_type_and_stack_without_their_text(fmt: str, json_logs: io.StringIO) -> None:
+    configure_logging(level="INFO", fmt=fmt, stream=json_logs)  # type: ignore[arg-type]
+    text = "card 4111 1111 1111 1111 of Priya Ramanathan"  # the stack shows source lines, so not inline
+    try:
+        raise ValueError(text)
+    except ValueError:
+        logging.getLogger("tests.errors").exception("lookup failed")
+    out = json_logs.getvalue()
+    assert "lookup failed" in out and "ValueError" in out and "test_observability.py" in out  # type and stack
+    assert "4111" not in out and "Priya" not in out
+    if fmt == "json":
+        [line] = log_lines(json_logs)
+        assert line["exc_type"] == "ValueError" and line["request_id"] == "-"
+    else:
+        assert "[-] lookup failed" in out
