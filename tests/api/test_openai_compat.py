@@ -281,8 +281,8 @@ async def test_a_reset_and_a_failure_mid_stream_are_told_in_the_stream() -> None
 
     result = TurnResult("conv_1", "Hi there", "Hi there", "", [], [], "gpt-4o-mini", False, {}, {})
     conversation = SimpleNamespace(status="active")
-    runtime = SimpleNamespace(conversations=SimpleNamespace(get=lambda **_: conversation), redactor=None)
-    principal = SimpleNamespace(tenant="default")
+    runtime: Any = SimpleNamespace(conversations=SimpleNamespace(get=lambda **_: conversation), redactor=None)
+    principal: Any = SimpleNamespace(tenant="default")
 
     async def events(fail: bool) -> Any:
         yield TurnEvent("token", "Hel")
@@ -297,11 +297,11 @@ async def test_a_reset_and_a_failure_mid_stream_are_told_in_the_stream() -> None
 
     chunks = parsed(
         [c async for c in _chunks(runtime, principal, ChunkWriter("c1", include_usage=True), events(False))]
-    )  # type: ignore[arg-type]
+    )
     *_, last, usage, done = chunks
     assert last["choices"][0]["finish_reason"] == "stop" and last["deskpilot"]["reset"] is True
     assert last["deskpilot"]["content"] == "Hi there" and usage["choices"] == [] and done == "[DONE]"
     failed = parsed(
         [c async for c in _chunks(runtime, principal, ChunkWriter("c2", include_usage=False), events(True))]
-    )  # type: ignore[arg-type]
+    )
     assert failed[-2]["error"]["type"] == "server_error" and failed[-1] == "[DONE]"
