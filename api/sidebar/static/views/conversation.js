@@ -17,7 +17,7 @@ export function renderHistory(list, messages) {
     const label = draft ? "Copilot draft (not sent)" : ROLE_LABELS[message.role] || message.role;
     const tags = [];
     if (meta.degraded) tags.push(h("span", { class: "badge warn" }, "Degraded: offline engine"));
-    if (meta.pending_approval) tags.push(h("span", { class: "badge urgent" }, "Waiting for approval"));
+    if (meta.pending_approval) tags.push(h("span", { class: "badge urgent" }, "Asked for staff approval"));
     list.append(
       h(
         "li",
