@@ -3,6 +3,7 @@
 DocumentError (ValueError)     safe to show to the uploader
 ├── UnsupportedDocument        the file type is not one we read (HTTP 415)
 └── UnreadableDocument         the type is supported but the content is corrupt or empty (HTTP 422)
+    └── DocumentTooLong        more text than one document may hold: split it (HTTP 422)
 """
 
 from __future__ import annotations
@@ -27,6 +28,15 @@ class UnsupportedDocument(DocumentError):
 
 class UnreadableDocument(DocumentError):
     pass
+
+
+class DocumentTooLong(UnreadableDocument):
+    pass
+
+
+# Indexing time grows with the text (every chunk is embedded): a help article is a few thousand words,
+# so one document's text is capped, which bounds what a single upload can cost.
+MAX_DOCUMENT_CHARS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -248,6 +258,11 @@ def load_document(filename: str, data: bytes) -> LoadedDocument:
     if not data.strip():
         raise UnreadableDocument(f"{filename}: the file is empty")
     document = loader(filename, data)
+    if len(document.markdown) > MAX_DOCUMENT_CHARS:
+        raise DocumentTooLong(
+            f"{filename}: {len(document.markdown):,} characters of text; split it into documents of at most "
+            f"{MAX_DOCUMENT_CHARS:,}"
+        )
     if not re.search(r"\w", document.markdown):
         raise UnreadableDocument(f"{filename}: no text to index")
     return document

@@ -101,12 +101,25 @@ def test_deeply_nested_html_is_read_without_recursion() -> None:
     assert markdown.count("item ") == 20_000 and markdown.startswith("item 0\n\nitem 1")
 
 
-def test_a_nine_megabyte_html_page_is_read_whole() -> None:
-    paragraph = b"<div><p>Returns are accepted within <b>30 days</b>.</p></div>\n"
+def test_a_nine_megabyte_html_page_is_read_in_one_linear_pass() -> None:
+    # Mostly markup, as large pages are: nested wrappers, inline tags, attributes.
+    wrapper = b'<div class="card"><section><div><span class="x">' * 40 + b"</span></div></section></div>" * 40
+    paragraph = b'<div class="row"><p>Returns within <b>30 days</b>.</p>' + wrapper + b"</div>\n"
     page = b"<html><body><h1>Returns</h1>" + paragraph * (9_000_000 // len(paragraph)) + b"</body></html>"
+    assert len(page) > 8_900_000
     markdown = load_document("big.html", page).markdown
-    assert markdown.startswith("# Returns\n\nReturns are accepted within 30 days .")
-    assert markdown.count("Returns are accepted") == 9_000_000 // len(paragraph)
+    assert markdown.startswith("# Returns\n\nReturns within 30 days .")
+    assert markdown.count("Returns within") == 9_000_000 // len(paragraph)
+
+
+def test_more_text_than_one_document_may_hold_is_refused_before_indexing() -> None:
+    from knowledge.loaders import MAX_DOCUMENT_CHARS, DocumentTooLong
+
+    paragraph = b"<p>Returns are accepted within 30 days of delivery.</p>\n"
+    page = paragraph * (MAX_DOCUMENT_CHARS // 40)  # about 50 characters of text per paragraph
+    with pytest.raises(DocumentTooLong, match="split it") as caught:
+        load_document("long.html", page)
+    assert isinstance(caught.value, UnreadableDocument)  # a 422 through the API
 
 
 def test_deeply_nested_json_is_unreadable_not_a_crash() -> None:
