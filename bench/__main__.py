@@ -16,6 +16,7 @@ BENCHMARKS = [
     "retrieval_eval",
     "cache_sim",
     "webhook_bench",
+    "html_loader",
 ]
 
 

@@ -119,6 +119,7 @@ class _HtmlText(HTMLParser):
         self.out: list[str] = []
         self.title: str | None = None
         self._stack: list[_Open] = []
+        self._blocks: list[_Open] = []  # the open blocks, innermost last (a subsequence of the stack)
         self._dropping = 0  # open elements whose content is dropped (the innermost drop is on the stack)
         self._title: list[str] | None = None
         self._heading: _Open | None = None  # inside a heading everything is its text
@@ -130,7 +131,7 @@ class _HtmlText(HTMLParser):
             self._title = []
         frame = _Open(tag, len(self.out), [])
         if self._dropping or tag in _HTML_DROP:
-            self._stack.append(frame)
+            self._push(frame)
             self._dropping += 1
             return
         if self._heading is None and (tag in _HEADINGS or tag in _HTML_BLOCKS):
@@ -139,13 +140,13 @@ class _HtmlText(HTMLParser):
                 outer.has_block = True
             if tag in _HEADINGS:
                 self._heading = frame
-        self._stack.append(frame)
+        self._push(frame)
 
     def handle_endtag(self, tag: str) -> None:
         for depth in range(len(self._stack) - 1, -1, -1):
             if self._stack[depth].name == tag:
                 while len(self._stack) > depth:
-                    self._close(self._stack.pop())
+                    self._close(self._pop())
                 return
 
     def handle_data(self, data: str) -> None:
@@ -163,14 +164,22 @@ class _HtmlText(HTMLParser):
     def close(self) -> None:
         super().close()
         while self._stack:
-            self._close(self._stack.pop())
+            self._close(self._pop())
+
+    def _push(self, frame: _Open) -> None:
+        self._stack.append(frame)
+        if frame.name in _HTML_BLOCKS:
+            self._blocks.append(frame)
+
+    def _pop(self) -> _Open:
+        frame = self._stack.pop()
+        if self._blocks and self._blocks[-1] is frame:
+            self._blocks.pop()
+        return frame
 
     def _block(self) -> _Open | None:
         """The innermost open block (inline elements such as <b> do not count)."""
-        for frame in reversed(self._stack):
-            if frame.name in _HTML_BLOCKS:
-                return frame
-        return None
+        return self._blocks[-1] if self._blocks else None
 
     def _close(self, frame: _Open) -> None:
         if frame.name == "title" and self._title is not None:
