@@ -69,7 +69,6 @@ def create_app(settings: Settings | None = None, **runtime_overrides: Any) -> Fa
         redoc_url=None,
     )
     install_error_handlers(app)
-    app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
     app.include_router(conversations.router)
     app.include_router(approvals.router)
@@ -95,4 +94,5 @@ def create_app(settings: Settings | None = None, **runtime_overrides: Any) -> Fa
     document_errors(app)  # after every router: the error answers in each /v1 operation's OpenAPI entry
     app.state.limits = Limits(settings)
     install_edge(app, settings)  # body cap, security headers, CORS, trusted proxies (api/edge.py)
+    app.add_middleware(RequestContextMiddleware)  # added last, so outermost: every answer has an id
     return app

@@ -102,6 +102,7 @@ def ancestors(span: ReadableSpan, finished: Any) -> list[int]:
 
 
 def test_the_request_id_is_taken_when_valid_and_made_otherwise(settings: Any, seeded_engine: Any) -> None:
+    settings = settings.model_copy(update={"max_body_bytes": 10_000})
     with make_client(settings, seeded_engine) as client:
         assert (
             client.get("/healthz", headers={"X-Request-ID": "lb-7f3a.42"}).headers["x-request-id"]
@@ -123,6 +124,12 @@ def test_the_request_id_is_taken_when_valid_and_made_otherwise(settings: Any, se
         @client.app.get("/test/boom")
         def boom() -> None:
             raise RuntimeError("Priya Ramanathan's card 4111 1111 1111 1111")
+
+        # Answers from the edge (the body cap) carry it too: the middleware is the outermost one.
+        big = client.post(
+            "/v1/feedback", content=b"x" * (settings.max_body_bytes + 1), headers={"X-Request-ID": "err-413"}
+        )
+        assert big.status_code == 413 and big.headers["x-request-id"] == "err-413"
 
         crashed = client.get("/test/boom", headers={"X-Request-ID": "err-500"})
         assert crashed.status_code == 500 and crashed.headers["x-request-id"] == "err-500"
