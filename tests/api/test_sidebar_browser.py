@@ -77,6 +77,7 @@ def app_server(
             "agent": ["agent"],
             "approver": ["agent", "approve"],
             "admin": ["admin"],
+            "approver_only": ["approve"],
         }.items():
             seeded.keys[role] = create_key(engine, tenant=TENANT, scopes=scopes)[1]
         seed_conversations(seeded, orders)
@@ -202,6 +203,41 @@ def test_sign_in_shows_the_tenant_and_scopes_and_the_queue_puts_approvals_first(
     ids = [queue.nth(i).get_attribute("data-conversation") for i in range(len(waiting) + 2)]
     assert set(ids[: len(waiting)]) == waiting  # pending approvals first, then the newest
     assert ids[-2:] == [seeded.conversations["hostile"], seeded.conversations["question"]]
+
+
+def test_deep_links_open_a_conversation_by_id_or_by_ticket(
+    watched: Watched, app_server: tuple[Seeded, Any]
+) -> None:
+    seeded, _ = app_server
+    page = watched.page
+    with seeded.client("agent") as client:
+        ticket = client.post(
+            "/v1/conversations",
+            json={"channel": "zendesk", "external_id": "ZD-77", "customer_id": "CUS-1002"},
+        ).json()["id"]
+    sign_in(page, seeded, "agent", "?ticket=zendesk:ZD-77")
+    expect()(page.locator("#conversation-title")).to_have_text(f"Conversation {ticket}")
+    expect()(page.locator("#conversation-meta")).to_contain_text("zendesk:ZD-77")
+    assert page.url.endswith(f"?conversation={ticket}")  # the address names the conversation from now on
+    page.goto(f"{seeded.base}/sidebar?ticket=zendesk:ZD-404")
+    expect()(page.locator("#notice")).to_have_text("No conversation for ticket zendesk:ZD-404 yet.")
+    expect()(page.locator("#queue")).to_be_visible()
+
+
+def test_an_approver_only_key_sees_the_pending_approvals_as_its_queue(
+    watched: Watched, app_server: tuple[Seeded, Any]
+) -> None:
+    seeded, _ = app_server
+    page = watched.page
+    sign_in(page, seeded, "approver_only")
+    expect()(page.locator("#queue-title")).to_have_text("Pending approvals")
+    cards = page.locator("#queue-cards [data-approval]")
+    expect()(cards).to_have_count(len(seeded.approvals))
+    assert {cards.nth(i).get_attribute("data-approval") for i in range(cards.count())} == set(
+        seeded.approvals.values()
+    )
+    expect()(cards.first.get_by_role("button", name="Approve")).to_be_visible()
+    expect()(page.get_by_role("button", name="Suggest reply")).to_be_hidden()
 
 
 def test_suggest_reply_streams_a_draft_with_citations_and_an_internal_passage_is_marked(

@@ -119,8 +119,10 @@ async function refreshQueue() {
   if (!can.work()) {
     // An approver-only key: the pending approvals are its queue.
     const pending = await state.api.get("v1/approvals?status=pending");
+    $("queue-title").textContent = "Pending approvals";
+    show($("queue-all").parentElement, false);
     show($("queue-empty"), !pending.length);
-    renderApprovals($("queue-list"), pending, { canDecide: true, onDecide: decide });
+    renderApprovals($("queue-cards"), pending, { canDecide: true, onDecide: decide });
     return;
   }
   const all = $("queue-all").checked;
