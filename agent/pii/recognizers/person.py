@@ -29,7 +29,8 @@ NOT_NAMES = frozenset(
     # Field labels and line-opening verbs of forms, chats and headers ("SSN: ...", "Deliver to ...").
     "ssn ssns sin tfn ppsn pps nino ni itin pan aadhaar aadhar uid iban bic dob zip postcode tel phone "
     "mobile email e-mail address contact error ip date subject chat transcript deliver send ring call "
-    "size details name room feb mar apr jun jul aug sep sept oct nov dec".split()
+    "size details name room feb mar apr jun jul aug sep sept oct nov dec "
+    "cancel return swap ship exchange track replace resend".split()
 )
 # Parts of speech a name never has (spaCy tags lower-case names as PROPN or NOUN, sometimes ADJ/VERB).
 _NEVER_NAME_POS = frozenset(

@@ -43,7 +43,7 @@ class GroupedPhoneRecognizer(NearbyWordsContext, PatternRecognizer):
         ),
         Pattern(
             "grouped digits (weak)",
-            _EDGE_BEFORE + r"\d{1,5}(?:[ .\-]\d{2,6}){1,4}" + _EDGE_AFTER,
+            _EDGE_BEFORE + r"\d{1,5}(?:[ .\-]\d{2,8}){1,4}" + _EDGE_AFTER,
             0.3,
         ),
         Pattern("unbroken digits (very weak)", _EDGE_BEFORE + r"0?\d{7,11}" + _EDGE_AFTER, 0.1),
