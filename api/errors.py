@@ -6,10 +6,12 @@ import logging
 import math
 from typing import Any
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -181,6 +183,18 @@ def install_error_handlers(app: FastAPI) -> None:
             error_body(code, str(exc.detail)),
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(ConnectionError)
+    @app.exception_handler(httpx.TransportError)
+    async def _dependency_down(_: Request, exc: Exception) -> JSONResponse:
+        # The database restarting, the Chroma server stopped: not a bug here, and over once it is back.
+        log.warning("dependency unavailable: %s", type(exc).__name__)
+        return JSONResponse(
+            error_body("unavailable", "a service this request needs is unavailable; retry shortly"),
+            status_code=503,
+            headers={"Retry-After": "1"},
         )
 
     @app.exception_handler(Exception)

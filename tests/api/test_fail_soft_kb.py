@@ -26,3 +26,6 @@ def test_a_turn_answers_without_the_knowledge_base_when_it_is_down(settings: Any
         )
         assert reply.status_code == 200, reply.text
         assert reply.json()["citations"] == [] and reply.json()["reply"]
+        search = client.get("/v1/knowledge/search", params={"q": "refunds"}, headers=headers)
+        assert search.status_code == 503 and search.headers["retry-after"] == "1"
+        assert search.json()["error"]["code"] == "unavailable"
