@@ -103,7 +103,9 @@ class Watched:
         self.page = self.context.new_page()
         self.dialogs: list[str] = []
         self.foreign: list[str] = []
+        self.csp_violations: list[str] = []  # on the sidebar's own pages
         self.page.on("dialog", self._dialog)
+        self.page.on("console", self._console)
         self.context.on("dialog", self._dialog)
         allowed = {urlsplit(seeded.base).netloc, urlsplit(seeded.host.origin).netloc}
 
@@ -116,6 +118,10 @@ class Watched:
                 request_route.continue_()
 
         self.context.route("**/*", route)
+
+    def _console(self, message: Any) -> None:
+        if "Content Security Policy" in message.text and "/sidebar" in self.page.url:
+            self.csp_violations.append(message.text)
 
     def _dialog(self, dialog: Any) -> None:
         self.dialogs.append(dialog.message)
@@ -131,6 +137,7 @@ def watched(browser: Any, app_server: tuple[Seeded, Any]) -> Iterator[Watched]:
     opened = Watched(browser, seeded, viewport={"width": 520, "height": 1000})
     yield opened
     assert not opened.foreign, f"requests left the machine: {opened.foreign}"
+    assert not opened.csp_violations, opened.csp_violations
     opened.close()
 
 
