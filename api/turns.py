@@ -211,7 +211,8 @@ class TurnRunner:
         connection. On SQLite (one machine, several processes), an exclusive `fcntl.flock` on one of 4,096
         lock files beside the database file (`locks/turn-NNNN.lock`, picked by a hash of the conversation
         id): taken without blocking and retried every few ms, so a cancelled waiter holds nothing; the kernel
-        drops it when its process dies, so a SIGKILL leaves no stale lock."""
+        drops it when its process dies, so a SIGKILL leaves no stale lock. The PostgreSQL lock's connection
+        is not taken from the engine's pool (see below); size PostgreSQL's max_connections for it."""
         async with self._locks[conversation_id]:
             database = self.engine.url.database
             if self.engine.dialect.name == "sqlite" and database and database != ":memory:":
@@ -241,7 +242,16 @@ class TurnRunner:
                 yield
                 return
             key = {"key": f"deskpilot:conversation:{conversation_id}"}
-            connection = await run_in_threadpool(self.engine.connect)
+            # The lock's connection lives as long as the turn: it comes from its own unpooled engine, so
+            # many turns at once never starve the pool that the turns themselves read and write through.
+            lock_engine = self.__dict__.get("_lock_engine")
+            if lock_engine is None:
+                from sqlalchemy import create_engine
+                from sqlalchemy.pool import NullPool
+
+                lock_engine = create_engine(self.engine.url, poolclass=NullPool)
+                self.__dict__["_lock_engine"] = lock_engine
+            connection = await run_in_threadpool(lock_engine.connect)
             try:
                 await run_in_threadpool(
                     connection.execute, text("SELECT pg_advisory_lock(hashtext(:key))"), key
