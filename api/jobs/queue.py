@@ -4,6 +4,7 @@ retries, and the transport each kind of process runs (`serve` and `work`)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -146,15 +147,24 @@ class JobQueue:
             if self.settings.redis_url is None:
                 await stop.wait()
                 return
+            import redis.exceptions
+
             from api.jobs.broker import consume, make_broker
 
-            await consume(
-                make_broker(self.settings),
-                runner.run_job,
-                concurrency=self.settings.job_concurrency,
-                grace_s=self.settings.job_shutdown_grace_s,
-                stop=stop,
-            )
+            while not stop.is_set():
+                try:
+                    await consume(
+                        make_broker(self.settings),
+                        runner.run_job,
+                        concurrency=self.settings.job_concurrency,
+                        grace_s=self.settings.job_shutdown_grace_s,
+                        stop=stop,
+                    )
+                except* (redis.exceptions.RedisError, OSError) as errors:
+                    # Redis restarting: the table poll goes on; read the stream again once it is back.
+                    log.warning("job stream lost (%s); reconnecting", type(errors.exceptions[0]).__name__)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), 1.0)
 
     @asynccontextmanager
     async def _running(self, runtime: Runtime) -> AsyncIterator[JobRunner]:
