@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.deskpilot-installed
 
-.PHONY: install run seed test test-fast bench eval eval-pii eval-retrieval lint lock clean
+.PHONY: install run seed test test-fast bench soak eval eval-pii eval-retrieval lint lock clean
 
 $(STAMP): pyproject.toml requirements.lock requirements-nodeps.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -61,3 +61,8 @@ lock:
 
 clean:
 	rm -rf $(VENV) .deskpilot .pytest_cache
+
+# Load, fault and abuse batteries against two app processes and a worker on private PostgreSQL, Redis
+# and Chroma servers (loopback only). SOAK_SECONDS=120 for a shorter load battery (default 600).
+soak: install
+	$(PY) -m bench.soak
