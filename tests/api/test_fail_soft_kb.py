@@ -18,7 +18,9 @@ class DownKnowledgeBase:
 def test_a_turn_answers_without_the_knowledge_base_when_it_is_down(settings: Any, seeded_engine: Any) -> None:
     headers = bearer(seeded_engine, "default", ("agent",))
     with make_client(settings, seeded_engine, knowledge=DownKnowledgeBase()) as client:
-        conversation = client.post("/v1/conversations", json={"customer_id": "CUS-1001"}, headers=headers).json()
+        conversation = client.post(
+            "/v1/conversations", json={"customer_id": "CUS-1001"}, headers=headers
+        ).json()
         reply = client.post(
             f"/v1/conversations/{conversation['id']}/messages",
             json={"content": "How long do refunds take?"},
