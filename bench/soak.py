@@ -3,7 +3,8 @@
 Two `deskpilot serve` and one `deskpilot worker` share a PostgreSQL cluster, a Redis and a `chroma run`
 server that the soak starts for itself (private instances on free ports, so restarting them disturbs
 nothing else on the machine), and a local model that answers after 300 ms (`bench/soak_model.py`).
-SOAK_SECONDS (default 600) is the load battery's length; every loop stops by itself.
+SOAK_SECONDS (default 600) is the load battery's length; every loop stops by itself. SOAK_BATTERIES
+(default `load,faults,abuse`) picks the batteries.
 """
 
 from __future__ import annotations
@@ -445,11 +446,9 @@ def abuse_battery(top: Topology, model: Model, seconds: float) -> None:
     operations = [result.ok() for result in schema.get_all_operations()]
     statuses: Counter[int] = Counter()
     failures: list[str] = []
-    until = time.monotonic() + seconds
     with httpx.Client(base_url=base, timeout=60) as client:
-        for scope in ALL:
-            headers = bearer(top.engine, "default", (scope,))
 
+        def fuzzer(headers: dict[str, str], label: str, until: float) -> Any:
             @settings(
                 max_examples=3,
                 deadline=None,
@@ -458,7 +457,7 @@ def abuse_battery(top: Topology, model: Model, seconds: float) -> None:
                 database=None,
             )
             @given(data=st.data())
-            def fuzz(data: st.DataObject, headers: dict[str, str] = headers, label: str = scope) -> None:
+            def fuzz(data: st.DataObject) -> None:
                 for operation in operations:
                     if time.monotonic() > until:
                         return
@@ -478,7 +477,11 @@ def abuse_battery(top: Topology, model: Model, seconds: float) -> None:
                     if response.status_code >= 500:
                         failures.append(f"{label} {operation.label} -> {response.status_code}")
 
-            fuzz()
+            return fuzz
+
+        for scope in ALL:
+            # Each scope gets its share of the time.
+            fuzzer(bearer(top.engine, "default", (scope,)), scope, time.monotonic() + seconds / len(ALL))()
     server_errors = sum(v for k, v in statuses.items() if k >= 500)
     say(
         f"   schemathesis, {len(operations)} operations x 4 scopes: {sum(statuses.values())} requests, "
@@ -555,9 +558,13 @@ def main() -> None:
         profile = SqlStoreBackend(top.engine).customer_profile("default", "CUS-1001")
         assert profile is not None
         order = profile.orders[0].order_number
-        asyncio.run(load_battery(top, admin, order, seconds))
-        asyncio.run(faults_battery(top, pg, redis, model, admin, order))
-        abuse_battery(top, model, float(os.environ.get("SOAK_ABUSE_SECONDS", "180")))
+        batteries = os.environ.get("SOAK_BATTERIES", "load,faults,abuse").split(",")
+        if "load" in batteries:
+            asyncio.run(load_battery(top, admin, order, seconds))
+        if "faults" in batteries:
+            asyncio.run(faults_battery(top, pg, redis, model, admin, order))
+        if "abuse" in batteries:
+            abuse_battery(top, model, float(os.environ.get("SOAK_ABUSE_SECONDS", "180")))
     finally:
         top.stop()
         model.stop()
