@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 
-import pytest
 from presidio_analyzer.predefined_recognizers import AuTfnRecognizer, CaSinRecognizer, InAadhaarRecognizer
 
 from agent.pii.analyzer import DeskpilotAnalyzer
@@ -45,8 +44,9 @@ def test_labelled_spans_hold_their_values() -> None:
             assert value.strip() == value and value, (span, message.text)
 
 
-@pytest.mark.parametrize("seed", [fresh_seed()])
-def test_generated_national_ids_carry_valid_checksums(seed: int) -> None:
+def test_generated_national_ids_carry_valid_checksums() -> None:
+    seed = fresh_seed()  # drawn in the test, not at collection: parallel workers must collect the same tests
+    print(f"national-id seed: {seed}")
     rng = random.Random(seed)
     for _ in range(200):
         assert not CaSinRecognizer().invalidate_result(random_sin(rng)), seed
