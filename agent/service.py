@@ -76,9 +76,14 @@ class AgentService:
             return await self.resume(request)  # settle reads each decision from its record
         messages = state.values.get("messages", [])
         at = next((i for i, m in enumerate(messages) if m.id == request.message_id), None)
-        if at is None:
+        acted = at is not None and any(isinstance(m, AIMessage) for m in messages[at + 1 :])
+        if not acted:
+            # The model had not answered yet, so nothing was done: run the turn from its stored message.
+            # The message keeps its id, so the graph replaces it in place instead of adding a second one.
             graph_input: Any = {"messages": self._input(request, request.text)}
-            return await final_result(self._run(request, graph_input, request.text, {}))
+            before = at if at is not None else None
+            return await final_result(self._run(request, graph_input, request.text, {}, before=before))
+        assert at is not None
         return await final_result(
             self._run(request, None, request.text, {}, before=at + 1, run=bool(state.next))
         )
