@@ -51,6 +51,15 @@ class TextFormatter(logging.Formatter):
     def formatException(self, ei: Any) -> str:  # noqa: N802  (logging's name)
         return _exception_without_message(ei)
 
+    def format(self, record: logging.LogRecord) -> str:
+        # logging caches the traceback text on the record: another handler's formatter may have put the
+        # exception's message there, and the stock format() would reuse it.
+        cached, record.exc_text = record.exc_text, None
+        try:
+            return super().format(record)
+        finally:
+            record.exc_text = cached
+
 
 class JsonFormatter(logging.Formatter):
     """One JSON object a line; fields passed with `extra=` are kept."""

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -78,7 +78,7 @@ class DraftUsedOut(BaseModel):
 @router.post("/v1/conversations/{conversation_id}/drafts/{message_id}/used", response_model=DraftUsedOut)
 async def draft_used(
     conversation_id: str,
-    message_id: int,
+    message_id: Annotated[int, Path(ge=1, le=2**62)],  # SQLite integers are 64-bit: larger ids are a 422
     runtime: RuntimeDep,
     principal: AgentKey,
     body: DraftUsed | None = None,
