@@ -30,8 +30,12 @@ seed: install
 run: seed
 	$(VENV)/bin/deskpilot serve --host $(HOST) --port $(PORT)
 
+# Three workers on two cores: much of the suite waits on servers starting and processes being killed.
+# --dist loadfile keeps a file's tests (and its module fixtures, such as the browser) on one worker.
+PYTEST_WORKERS ?= 3
+
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 test-fast: install
 	$(PY) -m pytest -q -m "not slow" -x
