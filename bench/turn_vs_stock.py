@@ -129,6 +129,10 @@ def deskpilot_env(home: Path, model_url: str) -> dict[str, str]:
         "DESKPILOT_FALLBACK_MODELS": "[]",
         "DESKPILOT_LLM_MAX_RETRIES": "0",
         "ORT_DISABLE_TELEMETRY": "1",
+        # The benchmark measures the turn, not the limits that protect a shared deployment from one key.
+        "DESKPILOT_RATE_LIMIT_PER_MINUTE": "0",
+        "DESKPILOT_TENANT_RATE_LIMIT_PER_MINUTE": "0",
+        "DESKPILOT_TENANT_CONCURRENT_TURNS": "0",
     }
 
 
