@@ -22,6 +22,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def wait_ready(process: subprocess.Popen[bytes], url: str, timeout_s: float, name: str) -> bool:
+    """True once `url` answers 200; raises if the process exits first; False when time runs out."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
 class ServeProcess:
     """`deskpilot serve` in its own process, with the environment a test gives it."""
 
@@ -40,16 +55,8 @@ class ServeProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "api.cli", "serve"], env=self.env, cwd=REPO, stdout=out, stderr=out
         )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"deskpilot serve exited with {self.process.returncode}; see {self.log}")
-            try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
+        if wait_ready(self.process, f"{self.base_url}/healthz", timeout_s, f"serve (log: {self.log})"):
+            return self
         self.kill()
         raise TimeoutError("deskpilot serve did not become ready")
 
@@ -126,16 +133,8 @@ class ChromaServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"chroma run exited with {self.process.returncode}")
-            try:
-                if httpx.get(f"{self.url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
+        if wait_ready(self.process, f"{self.url}/api/v2/heartbeat", timeout_s, "chroma run"):
+            return self
         self.stop()
         raise TimeoutError("chroma run did not become ready")
 
