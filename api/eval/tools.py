@@ -10,13 +10,17 @@ Writes are sensitive: the eval approves them itself and counts the approvals.
 from __future__ import annotations
 
 import json
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
+from tools.backends.tau2 import Tau2StoreBackend
 from tools.tau2.store import RetailDB
-from tools.tau2.tools import TAU2_TOOLS, Args, Session, call
+from tools.tau2.tools import TAU2_TOOLS, Session, call
 
 Progress = Callable[[str, int, int], None]
 WRITES = frozenset(name for name, tool in TAU2_TOOLS.items() if tool.sensitive)
@@ -29,6 +33,34 @@ REPEAT_RULE = {
     "exchange_delivered_order_items": "exchange",
 }
 OUTCOMES = ("ok", "refused", "unauthenticated", "not_found", "invalid", "unsupported")
+
+
+class EvalApprovals:
+    """The approval flow of `api/approvals.py` with the eval as the staff member: a call is proposed only
+    after its policy checks pass, the decision is recorded, and the approval id is the idempotency key
+    the tool executes with (a sensitive tool without one raises ApprovalRequired)."""
+
+    def __init__(self, approve: bool = True) -> None:
+        self.approve = approve
+        self.records: list[dict[str, Any]] = []
+
+    @property
+    def granted(self) -> int:
+        return sum(r["status"] == "approved" for r in self.records)
+
+    def __call__(self, tool: str, args: BaseModel, checks: list[str]) -> str | None:
+        approval_id = f"apr_eval_{uuid.uuid4().hex}"
+        status = "approved" if self.approve else "pending"
+        self.records.append(
+            {
+                "approval_id": approval_id,
+                "tool": tool,
+                "checks": checks,
+                "status": status,
+                "decided_by": "eval",
+            }
+        )
+        return approval_id if self.approve else None
 
 
 def _other_product_item(db: RetailDB, item_id: str) -> str:
@@ -90,28 +122,24 @@ def run(data_dir: Path, progress: Progress | None = None) -> dict[str, Any]:
     folder = data_dir / "tau2-retail"
     if not (folder / "db.json").is_file():
         return {"suite": "tools", "skipped": f"not found: {folder}"}
-    base = RetailDB.load(folder / "db.json")
+    store = Tau2StoreBackend.load(folder / "db.json")
+    base = store.db
     tasks = json.loads((folder / "tasks.json").read_text())
     outcomes: Counter[str] = Counter()
     agreement: Counter[str] = Counter()
     by_tool: dict[str, Counter[str]] = {}
     disagreements: list[dict[str, Any]] = []
     forbidden: Counter[str] = Counter()
-    approvals = 0
+    approvals = EvalApprovals()
     tasks_all_accepted = 0
-
-    def approve(name: str, args: Args) -> bool:
-        nonlocal approvals
-        approvals += 1
-        return True
 
     for done, task in enumerate(tasks, start=1):
         actions = (task.get("evaluation_criteria") or {}).get("actions") or []
-        session = Session(base.copy(), task_user(actions, base))
+        session = Session(store.copy(), task_user(actions, base))
         accepted_all = True
         for action in actions:
             name, arguments = action["name"], action.get("arguments") or {}
-            outcome, detail = call(name, arguments, session, approve)
+            outcome, detail = call(name, arguments, session, approvals)
             outcomes[outcome] += 1
             by_tool.setdefault(name, Counter())[outcome] += 1
             if outcome != "ok":
@@ -133,9 +161,9 @@ def run(data_dir: Path, progress: Progress | None = None) -> dict[str, Any]:
             agreement["accepted"] += 1
             if name not in WRITES:
                 continue
-            for what, changed, rule in _forbidden_variants(name, arguments, session.db):
-                trial = Session(session.db.copy_for(arguments["order_id"]), session.user_id)
-                result, reason = call(name, changed, trial, approve)
+            for what, changed, rule in _forbidden_variants(name, arguments, session.backend.db):
+                trial = Session(session.backend.copy_for(arguments["order_id"]), session.user_id)
+                result, reason = call(name, changed, trial, approvals)
                 same_rule = result == "refused" and reason["rule"] == rule
                 forbidden["refused for the policy's reason" if same_rule else f"not refused ({result})"] += 1
                 if not same_rule:
@@ -162,7 +190,7 @@ def run(data_dir: Path, progress: Progress | None = None) -> dict[str, Any]:
         "agreement": dict(agreement),
         "by_tool": {name: dict(c) for name, c in sorted(by_tool.items())},
         "forbidden_variants": dict(forbidden),
-        "approvals_granted_by_eval": approvals,
+        "approvals_granted_by_eval": approvals.granted,
         "disagreements": disagreements,
         "reference": {"tau_bench_gpt4o_retail_pass1": 0.604},
     }

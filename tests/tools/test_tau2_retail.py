@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tools.backends.tau2 import Tau2StoreBackend
 from tools.tau2.store import RetailDB
 from tools.tau2.tools import Session, call
 
@@ -83,11 +84,13 @@ def _db() -> RetailDB:
 
 
 def _ann() -> Session:
-    return Session(_db(), "ann_1")
+    return Session(Tau2StoreBackend(_db()), "ann_1")
 
 
 def _run(session: Session, name: str, **arguments: Any) -> tuple[str, Any]:
-    return call(name, arguments, session, approve=lambda *_: True)
+    from api.eval.tools import EvalApprovals
+
+    return call(name, arguments, session, approve=EvalApprovals())
 
 
 @pytest.mark.parametrize(
@@ -147,28 +150,29 @@ def test_the_policy_refuses_in_code_with_its_rule(name: str, arguments: dict[str
     before = _db().state()
     outcome, detail = _run(session, name, **arguments)
     assert outcome == "refused" and detail["rule"] == rule
-    assert session.db.state() == before  # nothing was written
+    assert session.backend.db.state() == before  # nothing was written
 
 
 def test_the_session_acts_for_its_own_user_only() -> None:
-    anonymous = Session(_db())
+    anonymous = Session(Tau2StoreBackend(_db()))
     assert _run(anonymous, "get_order_details", order_id="#W1")[0] == "unauthenticated"
     assert _run(anonymous, "find_user_id_by_name_zip", first_name="ann", last_name="LEE", zip="78701") == (
         "ok",
         "ann_1",
     )
     assert _run(anonymous, "get_order_details", order_id="#W1")[0] == "ok"
-    assert _run(anonymous, "get_order_details", order_id="#W3")[0] == "unauthenticated"  # Bob's order
-    assert _run(anonymous, "get_user_details", user_id="bob_2")[0] == "unauthenticated"
+    # Bob's order and profile: Deskpilot's ownership check answers as for a miss
+    assert _run(anonymous, "get_order_details", order_id="#W3")[0] == "not_found"
+    assert _run(anonymous, "get_user_details", user_id="bob_2")[0] == "not_found"
     assert _run(anonymous, "get_order_details", order_id="W1")[0] == "invalid"
 
 
 def test_writes_wait_for_approval() -> None:
     session = _ann()
     outcome, _ = call(
-        "cancel_pending_order", {"order_id": "#W1", "reason": "ordered by mistake"}, session, lambda *_: False
+        "cancel_pending_order", {"order_id": "#W1", "reason": "ordered by mistake"}, session, lambda *_: None
     )
-    assert outcome == "pending_approval" and session.db.orders["#W1"]["status"] == "pending"
+    assert outcome == "pending_approval" and session.backend.db.orders["#W1"]["status"] == "pending"
 
 
 def test_effects_follow_tau2() -> None:
@@ -184,7 +188,7 @@ def test_effects_follow_tau2() -> None:
         )[0]
         == "ok"
     )
-    order = session.db.orders["#W1"]
+    order = session.backend.db.orders["#W1"]
     assert order["status"] == "pending (item modified)" and order["items"][0]["item_id"] == "K2"
     assert order["payment_history"][-1] == {
         "transaction_type": "payment",

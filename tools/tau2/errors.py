@@ -1,27 +1,17 @@
-"""Expected failures of the tau2 retail tools; messages are safe to show the model.
+"""Expected failures of the tau2 retail store: Deskpilot's own tool errors, with the policy rule named.
 
-Tau2Error
- +-- NotFound          (no such user, order, product or item)
- +-- NotAuthenticated  (no user located by e-mail or name + zip yet, or another user's order)
- +-- PolicyRefusal     (the retail policy forbids it; `rule` names the policy section)
+A refusal is a `PolicyViolation` (what every Deskpilot tool raises for a business rule), so the agent and
+the approval flow treat it like any other; `rule` names the section of tau2's policy.md that refuses it.
 """
 
 from __future__ import annotations
 
+from tools.errors import NotFound, PolicyViolation
 
-class Tau2Error(Exception):
-    """Base class: the tool did nothing."""
-
-
-class NotFound(Tau2Error):
-    pass
+__all__ = ["NotFound", "PolicyRefusal"]
 
 
-class NotAuthenticated(Tau2Error):
-    pass
-
-
-class PolicyRefusal(Tau2Error):
+class PolicyRefusal(PolicyViolation):
     """`tau2_checks`: tau2-bench's own retail tool refuses this too (False where we follow policy.md more
     strictly than its code does)."""
 

@@ -1,9 +1,12 @@
-"""tau2 retail's tools as Deskpilot writes tools: pydantic arguments, policy in code, a trusted session.
+"""tau2 retail's tool names and argument shapes, mapped onto Deskpilot's tools over `Tau2StoreBackend`.
 
-The session holds the one user located by e-mail or name + zip; every user and order tool acts for that
-user only, whatever id the model passes. The tools that write (cancel, modify, return, exchange) are
-sensitive: in the product they wait for a staff approval; the eval approves them itself and says so.
-Effects follow tau2-bench's retail tools, so end states compare with tau2's expected ones.
+A mapping, not a second implementation: cancel and address changes run Deskpilot's own `cancel_order` and
+`update_shipping_address` (their policy checks, approval key and store guard), lookups go through
+`owned_order`, a transfer is `escalate_to_human`; the changes Deskpilot's demo store lacks (items,
+payment, return, exchange, the default address) are the backend's `retail_change`, under tau2's policy.
+The session holds the one customer located by e-mail or name + zip; every tool acts for that customer
+only, whatever id the model passes. Writes are sensitive: `call` runs their checks, asks `approve` for an
+approval id (the idempotency key, as in `api/approvals.py`), and only then executes.
 """
 
 from __future__ import annotations
@@ -12,38 +15,60 @@ import ast
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, Field, StringConstraints, ValidationError
 
-from tools.tau2 import policy
-from tools.tau2.errors import NotAuthenticated, NotFound, PolicyRefusal
-from tools.tau2.store import RetailDB
+from tools.access import owned_order, require_customer, require_idempotency_key
+from tools.backends.tau2 import COUNTRY_TO_ISO, TENANT, Tau2StoreBackend
+from tools.base import ToolContext
+from tools.errors import CustomerRequired, NotFound, PolicyViolation, ToolError
+from tools.escalation import ESCALATE_TO_HUMAN, EscalateToHumanArgs
+from tools.fields import PostalCode, ToolArgs
+from tools.order_changes import (
+    CANCEL_ORDER,
+    UPDATE_SHIPPING_ADDRESS,
+    CancelOrderArgs,
+    UpdateShippingAddressArgs,
+)
+from tools.schemas import Address
+from tools.tau2.errors import PolicyRefusal
+
+ORDER_ID = r"^#W\d+$"
+
+
+def _iso_country(value: Any) -> Any:
+    return COUNTRY_TO_ISO.get(value.strip(), value) if isinstance(value, str) else value
+
+
+OrderId = Annotated[str, Field(pattern=ORDER_ID, validation_alias="order_id")]
+Street = Annotated[str, Field(min_length=1, max_length=200, validation_alias="address1")]
+Street2 = Annotated[str | None, Field(max_length=100, validation_alias="address2")]
+City = Annotated[str, Field(min_length=1, max_length=100)]
+State = Annotated[str | None, Field(max_length=100, validation_alias="state")]
+Zip = Annotated[PostalCode, Field(validation_alias="zip")]
+Country = Annotated[str, BeforeValidator(_iso_country), StringConstraints(pattern=r"^[A-Z]{2}$")]
 
 
 @dataclass
 class Session:
-    db: RetailDB
+    backend: Tau2StoreBackend
     user_id: str | None = None  # set by a successful lookup, never by the model
+    conversation_id: str = "tau2"
 
-    def own_user(self, user_id: str) -> dict[str, Any]:
-        if self.user_id is None:
-            raise NotAuthenticated("locate the user by e-mail or by name and zip code first")
-        if user_id != self.user_id:
-            raise NotAuthenticated("only the authenticated user's own profile can be used")
-        return self.db.user(user_id)
-
-    def own_order(self, order_id: str) -> dict[str, Any]:
-        if self.user_id is None:
-            raise NotAuthenticated("locate the user by e-mail or by name and zip code first")
-        order = self.db.order(order_id)
-        if order["user_id"] != self.user_id:
-            raise NotAuthenticated("that order belongs to another user")
-        return order
+    def context(self, idempotency_key: str | None = None) -> ToolContext:
+        return ToolContext(
+            tenant=TENANT,
+            customer_id=self.user_id,
+            backend=self.backend,
+            conversation_id=self.conversation_id,
+            actor="eval:tau2",
+            idempotency_key=idempotency_key,
+        )
 
 
-class Args(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Args(ToolArgs):
+    pass
 
 
 class Email(Args):
@@ -60,8 +85,8 @@ class UserId(Args):
     user_id: str
 
 
-class OrderId(Args):
-    order_id: str = Field(pattern=r"^#W\d+$")
+class OrderDetails(Args):
+    order_id: str = Field(pattern=ORDER_ID)
 
 
 class ProductId(Args):
@@ -76,28 +101,43 @@ class Expression(Args):
     expression: str = Field(max_length=200)
 
 
-class Cancel(OrderId):
-    reason: str  # the policy, not the schema, refuses other reasons: the refusal then says why
+class Transfer(Args):
+    summary: str
 
 
-class Address(Args):
-    address1: str
-    address2: str
-    city: str
-    state: str
-    country: str
-    zip: str
+class Cancel(CancelOrderArgs):
+    """Deskpilot's cancel arguments under tau2's names; tau2's policy, not the schema, refuses a reason
+    other than its two, so the refusal says why."""
+
+    order_number: OrderId
+    reason: str = Field(description="'no longer needed' or 'ordered by mistake'.")  # type: ignore[assignment]
 
 
-class OrderAddress(Address):
-    order_id: str = Field(pattern=r"^#W\d+$")
+class OrderAddress(UpdateShippingAddressArgs):
+    order_number: OrderId
+    street: Street
+    street2: Street2
+    city: City
+    region: State
+    postal_code: Zip
+    country: Country
 
 
-class UserAddress(Address):
+class UserAddress(Args):
     user_id: str
+    street: Street
+    street2: Street2
+    city: City
+    region: State
+    postal_code: Zip
+    country: Country
+
+    def address(self) -> Address:
+        return Address(**self.model_dump(exclude={"user_id"}))
 
 
-class Payment(OrderId):
+class Payment(Args):
+    order_id: str = Field(pattern=ORDER_ID)
     payment_method_id: str
 
 
@@ -110,51 +150,49 @@ class Return(Payment):
     item_ids: list[str] = Field(min_length=1)
 
 
-class Transfer(Args):
-    summary: str
-
-
 # --- reading -------------------------------------------------------------------------------------
-def find_user_id_by_email(args: Email, s: Session) -> str:
-    for user_id, user in s.db.users.items():
-        if user["email"].lower() == args.email.lower():
-            s.user_id = user_id
-            return user_id
-    raise NotFound("no user with that e-mail")
+def find_user_id_by_email(args: Email, ctx: ToolContext) -> str:
+    customer = ctx.backend.find_customer_by_email(ctx.tenant, args.email)
+    if customer is None:
+        raise NotFound("No customer with that e-mail.")
+    return customer.customer_id
 
 
-def find_user_id_by_name_zip(args: NameZip, s: Session) -> str:
-    for user_id, user in s.db.users.items():
-        name, address = user["name"], user["address"]
-        if (name["first_name"].lower(), name["last_name"].lower(), address["zip"]) == (
-            args.first_name.lower(),
-            args.last_name.lower(),
-            args.zip,
-        ):
-            s.user_id = user_id
-            return user_id
-    raise NotFound("no user with that name and zip code")
+def find_user_id_by_name_zip(args: NameZip, ctx: ToolContext) -> str:
+    name = f"{args.first_name} {args.last_name}".lower()
+    for customer in ctx.backend.list_customers(ctx.tenant, query=name, limit=1000).items:
+        if customer.name.lower() == name and customer.address.postal_code == args.zip:
+            return customer.customer_id
+    raise NotFound("No customer with that name and zip code.")
 
 
-def get_user_details(args: UserId, s: Session) -> dict[str, Any]:
-    return s.own_user(args.user_id)
+def _backend(ctx: ToolContext) -> Tau2StoreBackend:
+    if not isinstance(ctx.backend, Tau2StoreBackend):
+        raise NotFound("This store has no tau2 retail records.")
+    return ctx.backend
 
 
-def get_order_details(args: OrderId, s: Session) -> dict[str, Any]:
-    return s.own_order(args.order_id)
+def get_user_details(args: UserId, ctx: ToolContext) -> dict[str, Any]:
+    if args.user_id != require_customer(ctx) or ctx.backend.get_customer(ctx.tenant, args.user_id) is None:
+        raise NotFound("Only the signed-in customer's own profile can be shown.")
+    return _backend(ctx).user_details(args.user_id)
 
 
-def get_product_details(args: ProductId, s: Session) -> dict[str, Any]:
-    return s.db.product(args.product_id)
+def get_order_details(args: OrderDetails, ctx: ToolContext) -> dict[str, Any]:
+    owned_order(ctx, args.order_id)  # Deskpilot's ownership check: a miss and another's look the same
+    return _backend(ctx).order_details(args.order_id)
 
 
-def get_item_details(args: ItemId, s: Session) -> dict[str, Any]:
-    product_id, variant = s.db.variant(args.item_id)
-    return {**variant, "product_id": product_id}
+def get_product_details(args: ProductId, ctx: ToolContext) -> dict[str, Any]:
+    return _backend(ctx).product_details(args.product_id)
 
 
-def list_all_product_types(args: Args, s: Session) -> dict[str, str]:
-    return {p["name"]: product_id for product_id, p in sorted(s.db.products.items())}
+def get_item_details(args: ItemId, ctx: ToolContext) -> dict[str, Any]:
+    return _backend(ctx).item_details(args.item_id)
+
+
+def list_all_product_types(args: Args, ctx: ToolContext) -> dict[str, str]:
+    return _backend(ctx).product_types()
 
 
 _OPS: dict[type, Callable[..., float]] = {
@@ -166,7 +204,7 @@ _OPS: dict[type, Callable[..., float]] = {
 }
 
 
-def calculate(args: Expression, s: Session) -> float:
+def calculate(args: Expression, ctx: ToolContext) -> float:
     """Arithmetic on numbers only (+ - * / and brackets), rounded to cents."""
 
     def value(node: ast.AST) -> float:
@@ -184,143 +222,115 @@ def calculate(args: Expression, s: Session) -> float:
         raise PolicyRefusal("calculate", f"cannot calculate that: {exc}") from None
 
 
-def transfer_to_human_agents(args: Transfer, s: Session) -> str:
+def transfer_to_human_agents(args: Transfer, ctx: ToolContext) -> str:
+    summary = (args.summary.strip() or "transfer requested").ljust(3)[:1000]
+    ESCALATE_TO_HUMAN.fn(EscalateToHumanArgs(reason_category="other", summary=summary), ctx)
     return "Transfer successful"
 
 
-# --- writing (sensitive) -------------------------------------------------------------------------
-def _adjust_gift_card(s: Session, order: dict[str, Any], payment_method_id: str, amount: float) -> None:
-    method = s.db.user(order["user_id"])["payment_methods"][payment_method_id]
-    if method["source"] == "gift_card":
-        method["balance"] = round(float(method["balance"]) + amount, 2)
-
-
-def cancel_pending_order(args: Cancel, s: Session) -> dict[str, Any]:
-    order = s.own_order(args.order_id)
-    policy.check_cancel(order, args.reason)
-    refunds = [
-        {"transaction_type": "refund", "amount": p["amount"], "payment_method_id": p["payment_method_id"]}
-        for p in order["payment_history"]
-        if p["transaction_type"] == "payment"
-    ]
-    for refund in refunds:
-        _adjust_gift_card(s, order, refund["payment_method_id"], float(refund["amount"]))
-    order["payment_history"].extend(refunds)
-    order["status"] = "cancelled"
-    order["cancel_reason"] = args.reason
-    return order
-
-
-def modify_pending_order_address(args: OrderAddress, s: Session) -> dict[str, Any]:
-    order = s.own_order(args.order_id)
-    policy.check_modify_address(order)
-    order["address"] = args.model_dump(exclude={"order_id"})
-    return order
-
-
-def modify_pending_order_payment(args: Payment, s: Session) -> dict[str, Any]:
-    order = s.own_order(args.order_id)
-    policy.check_modify_payment(s.db, order, args.payment_method_id)
-    original = next(p for p in order["payment_history"] if p["transaction_type"] == "payment")
-    amount = float(original["amount"])
-    order["payment_history"].extend(
-        [
-            {"transaction_type": "payment", "amount": amount, "payment_method_id": args.payment_method_id},
-            {
-                "transaction_type": "refund",
-                "amount": amount,
-                "payment_method_id": original["payment_method_id"],
-            },
-        ]
+# --- writing (sensitive: checked, approved, then executed) ---------------------------------------
+def check_cancel(args: Cancel, ctx: ToolContext) -> list[str]:
+    ctx.backend.check_retail_change(  # type: ignore[attr-defined]
+        ctx.tenant, require_customer(ctx), "cancellation", args.order_number, reason=args.reason
     )
-    _adjust_gift_card(s, order, args.payment_method_id, -amount)
-    _adjust_gift_card(s, order, original["payment_method_id"], amount)
-    return order
+    assert CANCEL_ORDER.check is not None
+    return ["tau2 policy: a pending order, for one of the two reasons.", *CANCEL_ORDER.check(args, ctx)]
 
 
-def _swap_items(s: Session, order: dict[str, Any], item_ids: list[str], new_item_ids: list[str]) -> None:
-    for old_id, new_id in zip(item_ids, new_item_ids, strict=True):
-        item = next(i for i in order["items"] if i["item_id"] == old_id)
-        _, variant = s.db.variant(new_id)
-        item.update(item_id=new_id, price=variant["price"], options=variant["options"])
+def cancel_pending_order(args: Cancel, ctx: ToolContext) -> dict[str, Any]:
+    result = CANCEL_ORDER.fn(args, ctx)
+    return {**result, "order": _backend(ctx).order_details(args.order_number)}
 
 
-def modify_pending_order_items(args: Items, s: Session) -> dict[str, Any]:
-    order = s.own_order(args.order_id)
-    difference = policy.check_modify_items(
-        s.db, order, args.item_ids, args.new_item_ids, args.payment_method_id
+def check_order_address(args: OrderAddress, ctx: ToolContext) -> list[str]:
+    ctx.backend.check_retail_change(  # type: ignore[attr-defined]
+        ctx.tenant, require_customer(ctx), "address_change", args.order_number
     )
-    _swap_items(s, order, args.item_ids, args.new_item_ids)
-    # Recorded even when the difference is 0, as tau2's tool does, so end states compare.
-    kind = "payment" if difference > 0 else "refund"
-    order["payment_history"].append(
-        {"transaction_type": kind, "amount": abs(difference), "payment_method_id": args.payment_method_id}
-    )
-    _adjust_gift_card(s, order, args.payment_method_id, -difference)
-    order["status"] = "pending (item modified)"
-    return order
+    assert UPDATE_SHIPPING_ADDRESS.check is not None
+    return ["tau2 policy: a pending order.", *UPDATE_SHIPPING_ADDRESS.check(args, ctx)]
 
 
-def modify_user_address(args: UserAddress, s: Session) -> dict[str, Any]:
-    user = s.own_user(args.user_id)
-    user["address"] = args.model_dump(exclude={"user_id"})
-    return user
+def modify_pending_order_address(args: OrderAddress, ctx: ToolContext) -> dict[str, Any]:
+    result = UPDATE_SHIPPING_ADDRESS.fn(args, ctx)
+    return {**result, "order": _backend(ctx).order_details(args.order_number)}
 
 
-def return_delivered_order_items(args: Return, s: Session) -> dict[str, Any]:
-    order = s.own_order(args.order_id)
-    policy.check_return(s.db, order, args.item_ids, args.payment_method_id)
-    order["status"] = "return requested"
-    order["return_items"] = sorted(args.item_ids)
-    order["return_payment_method_id"] = args.payment_method_id
-    return order
+def _retail(kind: str) -> tuple[Callable[[Any, ToolContext], list[str]], Callable[[Any, ToolContext], Any]]:
+    """The check and the execution of one of the backend's retail changes, in the conventions of
+    Deskpilot's sensitive tools: the signed-in customer only, executed only with an approval's key."""
 
+    def params(args: Any) -> tuple[str, dict[str, Any]]:
+        if isinstance(args, UserAddress):
+            return args.user_id, {"address": args.address()}
+        return args.order_id, args.model_dump(exclude={"order_id"})
 
-def exchange_delivered_order_items(args: Items, s: Session) -> dict[str, Any]:
-    order = s.own_order(args.order_id)
-    difference = policy.check_exchange(s.db, order, args.item_ids, args.new_item_ids, args.payment_method_id)
-    order["status"] = "exchange requested"
-    order["exchange_items"] = sorted(args.item_ids)
-    order["exchange_new_items"] = sorted(args.new_item_ids)
-    order["exchange_payment_method_id"] = args.payment_method_id
-    order["exchange_price_difference"] = difference
-    return order
+    def check(args: Any, ctx: ToolContext) -> list[str]:
+        target, values = params(args)
+        _backend(ctx).check_retail_change(ctx.tenant, require_customer(ctx), kind, target, **values)
+        return [f"tau2 policy allows {kind.replace('_', ' ')} on {target} for the signed-in customer."]
+
+    def run(args: Any, ctx: ToolContext) -> Any:
+        key, customer_id = require_idempotency_key(ctx), require_customer(ctx)
+        target, values = params(args)
+        change = _backend(ctx).retail_change(
+            ctx.tenant,
+            customer_id,
+            kind,
+            target,
+            idempotency_key=key,
+            now=ctx.now(),
+            actor=ctx.actor,
+            **values,
+        )
+        return change.record
+
+    return check, run
 
 
 @dataclass(frozen=True)
 class Tau2Tool:
-    args: type[Args]
-    fn: Callable[[Any, Session], Any]
-    sensitive: bool = False
+    args: type[BaseModel]
+    run: Callable[[Any, ToolContext], Any]
+    check: Callable[[Any, ToolContext], list[str]] | None = None  # set: sensitive, needs an approval
+    signs_in: bool = False  # the result is the customer id the session acts for from now on
+
+    @property
+    def sensitive(self) -> bool:
+        return self.check is not None
+
+
+def _write(args: type[BaseModel], kind: str) -> Tau2Tool:
+    check, run = _retail(kind)
+    return Tau2Tool(args, run, check)
 
 
 TAU2_TOOLS: dict[str, Tau2Tool] = {
-    "find_user_id_by_email": Tau2Tool(Email, find_user_id_by_email),
-    "find_user_id_by_name_zip": Tau2Tool(NameZip, find_user_id_by_name_zip),
+    "find_user_id_by_email": Tau2Tool(Email, find_user_id_by_email, signs_in=True),
+    "find_user_id_by_name_zip": Tau2Tool(NameZip, find_user_id_by_name_zip, signs_in=True),
     "get_user_details": Tau2Tool(UserId, get_user_details),
-    "get_order_details": Tau2Tool(OrderId, get_order_details),
+    "get_order_details": Tau2Tool(OrderDetails, get_order_details),
     "get_product_details": Tau2Tool(ProductId, get_product_details),
     "get_item_details": Tau2Tool(ItemId, get_item_details),
     "list_all_product_types": Tau2Tool(Args, list_all_product_types),
     "calculate": Tau2Tool(Expression, calculate),
     "transfer_to_human_agents": Tau2Tool(Transfer, transfer_to_human_agents),
-    "cancel_pending_order": Tau2Tool(Cancel, cancel_pending_order, sensitive=True),
-    "modify_pending_order_address": Tau2Tool(OrderAddress, modify_pending_order_address, sensitive=True),
-    "modify_pending_order_payment": Tau2Tool(Payment, modify_pending_order_payment, sensitive=True),
-    "modify_pending_order_items": Tau2Tool(Items, modify_pending_order_items, sensitive=True),
-    "modify_user_address": Tau2Tool(UserAddress, modify_user_address, sensitive=True),
-    "return_delivered_order_items": Tau2Tool(Return, return_delivered_order_items, sensitive=True),
-    "exchange_delivered_order_items": Tau2Tool(Items, exchange_delivered_order_items, sensitive=True),
+    "cancel_pending_order": Tau2Tool(Cancel, cancel_pending_order, check_cancel),
+    "modify_pending_order_address": Tau2Tool(OrderAddress, modify_pending_order_address, check_order_address),
+    "modify_pending_order_payment": _write(Payment, "modify_payment"),
+    "modify_pending_order_items": _write(Items, "modify_items"),
+    "modify_user_address": _write(UserAddress, "user_address"),
+    "return_delivered_order_items": _write(Return, "return"),
+    "exchange_delivered_order_items": _write(Items, "exchange"),
 }
 
+# ("ok", result) | ("refused", {rule, ...}) | ("not_found" | "unauthenticated" | ...)
+Outcome = tuple[str, Any]
+# Given the tool, its arguments and the checks that passed; returns the approval id, or None (not approved).
+Approve = Callable[[str, BaseModel, list[str]], str | None]
 
-Outcome = tuple[str, Any]  # ("ok", result) | ("refused", rule) | ("not_found" | "unauthenticated" | ...)
 
-
-def call(
-    name: str, arguments: dict[str, Any], session: Session, approve: Callable[[str, Args], bool]
-) -> Outcome:
-    """Validate, ask `approve` for a sensitive tool, run; expected failures become outcomes, never raise."""
+def call(name: str, arguments: dict[str, Any], session: Session, approve: Approve) -> Outcome:
+    """Validate, check and get an approval for a sensitive tool, run; expected failures become outcomes."""
     tool = TAU2_TOOLS.get(name)
     if tool is None:
         return "unsupported", f"no tool named {name}"
@@ -328,13 +338,40 @@ def call(
         args = tool.args.model_validate(arguments)
     except ValidationError as exc:
         return "invalid", exc.errors(include_url=False)[0]["msg"]
-    if tool.sensitive and not approve(name, args):
-        return "pending_approval", None
+    ctx = session.context()
     try:
-        return "ok", tool.fn(args, session)
+        if tool.check is not None:
+            checks = tool.check(args, ctx)
+            approval_id = approve(name, args, checks)
+            if approval_id is None:
+                return "pending_approval", checks
+            ctx = session.context(idempotency_key=approval_id)
+        result = tool.run(args, ctx)
     except PolicyRefusal as exc:
         return "refused", {"rule": exc.rule, "message": str(exc), "tau2_checks": exc.tau2_checks}
-    except NotAuthenticated as exc:
+    except PolicyViolation as exc:  # Deskpilot's own policy code, stricter than tau2 here
+        return "refused", {"rule": "deskpilot", "message": str(exc), "tau2_checks": False}
+    except CustomerRequired as exc:
         return "unauthenticated", str(exc)
     except NotFound as exc:
         return "not_found", str(exc)
+    except ToolError as exc:
+        return exc.code, str(exc)
+    if tool.signs_in:
+        session.user_id = str(result)
+    return "ok", result
+
+
+def tool_schemas() -> list[dict[str, Any]]:
+    """The tools in OpenAI's function-calling format, with tau2's argument names."""
+    return [
+        {
+            "type": "function",
+            "function": {
+                "name": name,
+                "description": (tool.run.__doc__ or name.replace("_", " ")).strip().splitlines()[0],
+                "parameters": tool.args.model_json_schema(mode="validation", by_alias=True),
+            },
+        }
+        for name, tool in TAU2_TOOLS.items()
+    ]
