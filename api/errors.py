@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -185,17 +185,38 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=getattr(exc, "headers", None),
         )
 
+    @app.exception_handler(DataError)
+    async def _unstorable(_: Request, exc: DataError) -> JSONResponse:
+        # A value the database refuses, whatever the route: a NUL character (PostgreSQL text cannot hold
+        # one) or an integer past the column's range (32 bits on PostgreSQL). The caller's input, not a bug.
+        log.info("value refused by the database: %s", type(exc.orig).__name__)
+        return JSONResponse(
+            error_body(
+                "invalid_request",
+                "a value is out of range or holds a character that cannot be stored (NUL)",
+            ),
+            status_code=422,
+        )
+
     @app.exception_handler(OperationalError)
     @app.exception_handler(ConnectionError)
     @app.exception_handler(httpx.TransportError)
     async def _dependency_down(_: Request, exc: Exception) -> JSONResponse:
         # The database restarting, the Chroma server stopped: not a bug here, and over once it is back.
+        # psycopg's own errors (AdminShutdown...) come unwrapped from the graph's PostgreSQL checkpointer.
         log.warning("dependency unavailable: %s", type(exc).__name__)
         return JSONResponse(
             error_body("unavailable", "a service this request needs is unavailable; retry shortly"),
             status_code=503,
             headers={"Retry-After": "1"},
         )
+
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - PostgreSQL support not installed
+        pass
+    else:
+        app.exception_handler(psycopg.OperationalError)(_dependency_down)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -181,15 +181,24 @@ class TurnRunner:
                             )
                         emit(event)
         except ApiError as error:  # refused under the lock (say, an approval started waiting meanwhile)
-            await run_in_threadpool(self.fail, turn, error.code)
+            await self._fail_soft(turn, error.code)
             emit(error)
         except Exception as error:  # noqa: BLE001 - any failure is recorded; the type only, never its text
             name = "deadline" if isinstance(error, TimeoutError) else type(error).__name__
             log.warning("turn %s failed: %s", turn.id, name, exc_info=not isinstance(error, TimeoutError))
-            await run_in_threadpool(self.fail, turn, name)
+            await self._fail_soft(turn, name)
             emit(TurnFailed(turn.id, name))
         finally:
             emit(_END)
+
+    async def _fail_soft(self, turn: Turn, error: str) -> None:
+        """Records the failure; if the database itself is away (PostgreSQL restarting), the caller still
+        gets its 503 and the turn stays `running` until the maintenance sweep fails it (then retryable).
+        Without this the recording's own error ended the turn with no event: a RuntimeError, a 500."""
+        try:
+            await run_in_threadpool(self.fail, turn, error)
+        except Exception as recording:  # noqa: BLE001 - the answer to the caller matters more
+            log.warning("turn %s: failure not recorded (%s)", turn.id, type(recording).__name__)
 
     async def wait_idle(self, timeout_s: float) -> None:
         """On shutdown: lets running turns finish (up to `timeout_s`) instead of cutting them off."""
