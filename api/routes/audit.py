@@ -17,7 +17,7 @@ def list_events(
     conversation_id: str | None = None,
     type: str | None = Query(None, max_length=64),
     limit: int = Query(100, ge=1, le=1000),
-    before_seq: int | None = Query(None, ge=1, le=2**62),
+    before_seq: int | None = Query(None, ge=1, le=2**31 - 1),  # seq is a 32-bit column on PostgreSQL
 ) -> list[AuditEventOut]:
     events = runtime.audit.list(
         tenant=principal.tenant,

@@ -78,7 +78,7 @@ class DraftUsedOut(BaseModel):
 @router.post("/v1/conversations/{conversation_id}/drafts/{message_id}/used", response_model=DraftUsedOut)
 async def draft_used(
     conversation_id: str,
-    message_id: Annotated[int, Path(ge=1, le=2**62)],  # SQLite integers are 64-bit: larger ids are a 422
+    message_id: Annotated[int, Path(ge=1, le=2**31 - 1)],  # ids are 32-bit on PostgreSQL: larger is a 422
     runtime: RuntimeDep,
     principal: AgentKey,
     body: DraftUsed | None = None,
