@@ -34,7 +34,8 @@ class TenantSettings(BaseModel):
     approval_expiry_hours: float = Field(default=72, gt=0, le=24 * 90)
     brand_name: str = Field(default="Northbeam Supply", min_length=1, max_length=80)
     reply_tone: ReplyTone = "friendly"
-    # Limits (api/limits.py); unset: the service-wide settings.
+    # Limits (api/limits.py); unset: the service-wide settings. The service-wide request and concurrency
+    # settings are a ceiling: a tenant's value can lower them, never raise them (PUT refuses it with 422).
     rate_limit_per_minute: int | None = Field(default=None, ge=1, le=1_000_000)
     concurrent_turns: int | None = Field(default=None, ge=1, le=10_000)
     daily_token_quota: int | None = Field(default=None, ge=1, description="Input + output tokens a UTC day.")
@@ -57,7 +58,8 @@ class TenantSettings(BaseModel):
 
 
 class TenantSettingsPatch(BaseModel):
-    """PUT takes any subset of the fields; each is validated as in TenantSettings."""
+    """PUT takes any subset of the fields; each is validated as in TenantSettings. A field sent as null
+    goes back to its default (for a limit: the service-wide setting)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -96,8 +98,13 @@ class TenantSettingsService:
 
     def update(self, tenant: str, patch: TenantSettingsPatch, *, actor: str | None) -> TenantSettings:
         """Validates the merged result (pydantic's ValidationError names the field), stores and audits it."""
-        changes = patch.model_dump(exclude_unset=True, exclude_none=True)
-        merged = TenantSettings.model_validate({**self.get(tenant).model_dump(), **changes})
+        changes = patch.model_dump(exclude_unset=True)
+        # A field sent as an explicit null goes back to its default (model_fields_set tells null from absent).
+        cleared = {name for name in patch.model_fields_set if changes.get(name) is None}
+        kept = self.get(tenant).model_dump(exclude=cleared)
+        merged = TenantSettings.model_validate(
+            {**kept, **{k: v for k, v in changes.items() if k not in cleared}}
+        )
         with self.audit.lock, Session(self.engine) as session:
             row = session.get(TenantSettingsRow, tenant) or TenantSettingsRow(tenant=tenant)
             row.values = merged.model_dump()
