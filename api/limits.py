@@ -2,8 +2,10 @@
 
 Counters live in memory on one machine and in Redis (`DESKPILOT_REDIS_URL`) when several processes
 serve, so every process sees the same counts. A limit reached is a 429 with `Retry-After`
-(`api.errors.RateLimited`). The service-wide defaults are settings; a tenant's own values in its tenant
-settings override them.
+(`api.errors.RateLimited`). The service-wide values are settings and act as a ceiling: a tenant's own
+values in its tenant settings (set by its admin) can only lower them, since a tenant admin is not the
+operator. There is no operator-level per-tenant setting; to give one tenant more, raise the service-wide
+value and lower the others. Daily quotas have no service-wide value: they are the tenant's own budget.
 """
 
 from __future__ import annotations
@@ -177,7 +179,7 @@ class Limits:
         self.check_request(tenant=principal.tenant, key_id=principal.key_id, values=values)
 
     def check_request(self, *, tenant: str, key_id: str, values: TenantSettings) -> None:
-        per_tenant = values.rate_limit_per_minute or self.settings.tenant_rate_limit_per_minute
+        per_tenant = ceiling(values.rate_limit_per_minute, self.settings.tenant_rate_limit_per_minute)
         for limit, scope, ident in (
             (self.settings.rate_limit_per_minute, "key", key_id),
             (per_tenant, "tenant", tenant),
@@ -212,7 +214,32 @@ class Limits:
         return spent
 
     def concurrent_turns(self, values: TenantSettings) -> int:
-        return values.concurrent_turns or self.settings.tenant_concurrent_turns
+        return ceiling(values.concurrent_turns, self.settings.tenant_concurrent_turns)
+
+    def above_ceiling(self, values: dict[str, Any]) -> list[dict[str, str]]:
+        """The problems of a tenant's new values that would raise a service-wide limit (for PUT's 422)."""
+        problems = []
+        for field, setting in (
+            ("rate_limit_per_minute", "tenant_rate_limit_per_minute"),
+            ("concurrent_turns", "tenant_concurrent_turns"),
+        ):
+            value, top = values.get(field), getattr(self.settings, setting)
+            if value is not None and top and value > top:
+                problems.append(
+                    {
+                        "field": field,
+                        "problem": f"at most the service-wide DESKPILOT_{setting.upper()} ({top}); "
+                        "a tenant's value can only lower it",
+                    }
+                )
+        return problems
+
+
+def ceiling(own: int | None, service_wide: int) -> int:
+    """A tenant's own limit under the service-wide one (0: that one is off, so the tenant's own applies)."""
+    if own is None:
+        return service_wide
+    return min(own, service_wide) if service_wide else own
 
 
 def get_limits(request: Request) -> Limits:

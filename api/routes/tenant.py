@@ -7,6 +7,7 @@ from pydantic import ValidationError
 
 from api.deps import AdminKey, RuntimeDep
 from api.errors import InvalidInput
+from api.limits import LimitsDep
 from api.tenants import TenantSettings, TenantSettingsPatch
 
 router = APIRouter(prefix="/v1/tenant", tags=["tenant"])
@@ -18,8 +19,16 @@ def get_settings(runtime: RuntimeDep, principal: AdminKey) -> TenantSettings:
 
 
 @router.put("/settings", response_model=TenantSettings)
-def put_settings(body: TenantSettingsPatch, runtime: RuntimeDep, principal: AdminKey) -> TenantSettings:
-    """Any subset of the fields; the tools and the prompt use the new values from the next turn on."""
+def put_settings(
+    body: TenantSettingsPatch, runtime: RuntimeDep, principal: AdminKey, limits: LimitsDep
+) -> TenantSettings:
+    """Any subset of the fields; the tools and the prompt use the new values from the next turn on. A
+    field sent as null goes back to its default. `rate_limit_per_minute` and `concurrent_turns` can only
+    lower the service-wide limits (422 above them)."""
+    if problems := limits.above_ceiling(body.model_dump(exclude_unset=True)):
+        raise InvalidInput(
+            "; ".join(f"{p['field']}: {p['problem']}" for p in problems), problems=problems
+        )
     try:
         return runtime.tenants.update(principal.tenant, body, actor=principal.key_id)
     except ValidationError as error:

@@ -228,3 +228,47 @@ def test_counters_that_cannot_be_reached_do_not_stop_the_service(settings: Any) 
     slot = away.slots.acquire("t", 1)
     assert slot is not None
     away.slots.release("t", slot)
+
+
+def test_a_tenant_admin_cannot_raise_its_limits_above_the_service_wide_ones(settings: Any, engine: Any) -> None:
+    limited = settings.model_copy(update={"tenant_rate_limit_per_minute": 3, "tenant_concurrent_turns": 4})
+    admin = bearer(engine, scopes=("admin",))
+    with make_client(limited, engine) as client:
+        raised = client.put("/v1/tenant/settings", json={"rate_limit_per_minute": 1000}, headers=admin)
+        more_turns = client.put("/v1/tenant/settings", json={"concurrent_turns": 5}, headers=admin)
+        lowered = client.put("/v1/tenant/settings", json={"concurrent_turns": 2}, headers=admin)
+        # A value stored some other way (the CLI, an older version) still cannot lift the ceiling.
+        from api.tenants import TenantSettingsPatch
+
+        client.app.state.runtime.tenants.update(
+            "default", TenantSettingsPatch(rate_limit_per_minute=1000), actor="test"
+        )
+        client.app.state.limits._overrides.clear()
+        statuses = [client.get("/v1/usage", headers=admin).status_code for _ in range(2)]
+        limits = client.app.state.limits
+        turns = limits.concurrent_turns(client.app.state.runtime.tenants.get("default"))
+    assert raised.status_code == 422 and "rate_limit_per_minute" in raised.text, raised.text
+    assert more_turns.status_code == 422 and "concurrent_turns" in more_turns.text
+    assert lowered.status_code == 200 and lowered.json()["concurrent_turns"] == 2
+    assert turns == 2
+    # 5 requests in the minute so far (3 PUT + 2 GET) against a ceiling of 3: the stored 1000 did not apply.
+    assert 429 in statuses, statuses
+
+
+def test_put_with_null_clears_an_override_back_to_the_default(settings: Any, engine: Any) -> None:
+    admin = bearer(engine, scopes=("admin",))
+    with make_client(settings, engine) as client:
+        client.put("/v1/tenant/settings",
+                   json={"rate_limit_per_minute": 50, "daily_token_quota": 1000, "refund_window_days": 10},
+                   headers=admin)
+        cleared = client.put("/v1/tenant/settings",
+                             json={"rate_limit_per_minute": None, "refund_window_days": None}, headers=admin)
+        shown = client.get("/v1/tenant/settings", headers=admin).json()
+        audit = client.get("/v1/audit", params={"type": "tenant.settings_changed"}, headers=admin).json()
+    from api.tenants import TenantSettings
+
+    assert cleared.status_code == 200, cleared.text
+    assert shown["rate_limit_per_minute"] is None  # the service-wide value again
+    assert shown["refund_window_days"] == TenantSettings().refund_window_days
+    assert shown["daily_token_quota"] == 1000  # a field not sent is kept
+    assert audit[0]["payload"]["changed"] == {"rate_limit_per_minute": None, "refund_window_days": None}
