@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock_time
@@ -201,6 +202,34 @@ class Limits:
                     scope=scope,
                 )
 
+    def check_delivery(self, integration_id: str, sender: str | None = None) -> None:
+        """A helpdesk's or Slack's signed delivery: counted per integration, and per sender (a Slack user)
+        when known, so one integration (or one user flooding a bot) cannot take the service's time."""
+        for limit, scope, ident in (
+            (self.settings.integration_rate_limit_per_minute, "integration", integration_id),
+            (
+                self.settings.sender_rate_limit_per_minute if sender else 0,
+                "sender",
+                f"{integration_id}:{sender}",
+            ),
+        ):
+            if not limit:
+                continue
+            item = RateLimitItemPerMinute(limit)
+            try:
+                allowed = self._limiter.hit(item, scope, ident)
+            except Exception as error:  # noqa: BLE001 - Redis away: serve unlimited rather than not at all
+                log.warning("rate-limit counters unavailable (%s); not limiting", type(error).__name__)
+                return
+            if not allowed:
+                reset = self._limiter.get_window_stats(item, scope, ident).reset_time
+                raise RateLimited(
+                    f"rate limit reached: {limit} deliveries a minute per {scope}",
+                    retry_after_s=reset - time.time(),
+                    limit=limit,
+                    scope=scope,
+                )
+
     @staticmethod
     def check_quota(engine: Engine, tenant: str, values: TenantSettings) -> Spent:
         spent = spent_today(engine, tenant, values)
@@ -212,6 +241,26 @@ class Limits:
                 scope="daily_quota",
             )
         return spent
+
+    @contextmanager
+    def turn(self, runtime: Any, tenant: str) -> Iterator[None]:
+        """The daily quota, then one of the tenant's concurrent-turn slots for the duration (429 if none)."""
+        values = self.tenant_settings(runtime, tenant)
+        self.check_quota(runtime.engine, tenant, values)
+        allowed = self.concurrent_turns(values)
+        slot = self.slots.acquire(tenant, allowed) if allowed else None
+        if allowed and slot is None:
+            raise RateLimited(
+                f"this tenant already runs {allowed} turns at once; retry when one finishes",
+                retry_after_s=1,
+                limit=allowed,
+                scope="concurrent_turns",
+            )
+        try:
+            yield
+        finally:
+            if slot is not None:
+                self.slots.release(tenant, slot)
 
     def concurrent_turns(self, values: TenantSettings) -> int:
         return ceiling(values.concurrent_turns, self.settings.tenant_concurrent_turns)
@@ -251,24 +300,12 @@ LimitsDep = Annotated[Limits, Depends(get_limits)]
 
 
 def turn_slot(principal: PrincipalDep, runtime: RuntimeDep, limits: LimitsDep) -> Iterator[None]:
-    """Around a request that runs the model: the tenant's daily quota and its concurrent-turn limit.
-    The slot is held until the response (a stream too) has been sent."""
-    values = limits.tenant_settings(runtime, principal.tenant)
-    limits.check_quota(runtime.engine, principal.tenant, values)
-    allowed = limits.concurrent_turns(values)
-    slot = limits.slots.acquire(principal.tenant, allowed) if allowed else None
-    if allowed and slot is None:
-        raise RateLimited(
-            f"this tenant already runs {allowed} turns at once; retry when one finishes",
-            retry_after_s=1,
-            limit=allowed,
-            scope="concurrent_turns",
-        )
-    try:
+    """Around a request that runs the model (a message, a draft, a retry, a triage or a batch of them, an
+    OpenAI-compatible completion, an approval that resumes its turn): the tenant's daily quota and its
+    concurrent-turn limit. The slot is held until the response (a stream too) has been sent."""
+    with limits.turn(runtime, principal.tenant):
         yield
-    finally:
-        if slot is not None:
-            limits.slots.release(principal.tenant, slot)
 
 
 TurnSlot = Depends(turn_slot)
+

@@ -122,6 +122,9 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(default=600, ge=0)  # requests a minute per API key; 0: no limit
     tenant_rate_limit_per_minute: int = Field(default=3000, ge=0)  # per tenant, all its keys together
     tenant_concurrent_turns: int = Field(default=64, ge=0)  # turns and triages at once per tenant
+    # Signed deliveries a minute per integration (helpdesk webhooks, Slack events), and per Slack user.
+    integration_rate_limit_per_minute: int = Field(default=600, ge=0)
+    sender_rate_limit_per_minute: int = Field(default=60, ge=0)
     rate_limit_key_prefix: str = "deskpilot:limits"  # Redis keys of the counters (with DESKPILOT_REDIS_URL)
     # Larger bodies answer 413 before they are read: 4 images of 5 MB as base64, or a 10 MB upload, fit.
     max_body_bytes: int = Field(default=30_000_000, ge=1_000)

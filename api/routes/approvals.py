@@ -7,6 +7,7 @@ from typing import Literal
 from fastapi import APIRouter, Query
 
 from api.deps import ApproverKey, RuntimeDep
+from api.limits import TurnSlot
 from api.models import Approval
 from api.routes.conversations import turn_out
 from api.runtime import Runtime
@@ -34,11 +35,12 @@ def get_approval(approval_id: str, runtime: RuntimeDep, principal: ApproverKey) 
     return approval_out(runtime, runtime.approvals.get(tenant=principal.tenant, approval_id=approval_id))
 
 
-@router.post("/{approval_id}", response_model=ApprovalDecided)
+@router.post("/{approval_id}", response_model=ApprovalDecided, dependencies=[TurnSlot])
 async def decide(
     approval_id: str, body: ApprovalDecision, runtime: RuntimeDep, principal: ApproverKey
 ) -> ApprovalDecided:
-    """Approve runs the action once and tells the customer; reject tells them why. Repeats are harmless."""
+    """Approve runs the action once and tells the customer; reject tells them why. Repeats are harmless.
+    The decision resumes the paused turn, so it takes a turn slot and the daily quota like any turn."""
     approval, reply, first = await runtime.approvals.decide_and_resume(
         tenant=principal.tenant,
         approval_id=approval_id,

@@ -34,6 +34,7 @@ from api.channels.openai_chat import (
 )
 from api.deps import AgentKey, RuntimeDep
 from api.errors import ApiError, NotFoundError
+from api.limits import TurnSlot
 from api.routes.conversations import _tool_call
 from api.runtime import Runtime
 
@@ -62,7 +63,8 @@ class OpenAIRoute(APIRoute):
                 return JSONResponse(failure.body(), status_code=failure.status, headers=error.headers)
             except ApiError as error:
                 failure = error_for(error.status_code, error.message, code=error.code)
-                return JSONResponse(failure.body(), status_code=failure.status)
+                headers = getattr(error, "headers", None)  # a 429's Retry-After
+                return JSONResponse(failure.body(), status_code=failure.status, headers=headers)
 
         return route
 
@@ -87,7 +89,7 @@ def get_model(model_id: str, principal: AgentKey) -> dict[str, Any]:
     return {"id": MODEL_ID, "object": "model", "created": 1764547200, "owned_by": "deskpilot"}
 
 
-@router.post("/chat/completions", response_model=None)
+@router.post("/chat/completions", response_model=None, dependencies=[TurnSlot])
 async def chat_completions(
     body: ChatCompletionRequest, runtime: RuntimeDep, principal: AgentKey
 ) -> dict[str, Any] | StreamingResponse:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
+from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from slack_sdk.signature import SignatureVerifier
@@ -14,6 +16,7 @@ from api.channels.slack.app import CHANNEL, SlackApps
 from api.deps import RuntimeDep
 from api.errors import ApiError, NotFoundError, PayloadTooLarge
 from api.integrations import Integration
+from api.limits import LimitsDep
 from api.runtime import Runtime
 
 
@@ -44,15 +47,31 @@ SlackAppsDep = Annotated[SlackApps, Depends(get_slack_apps)]
 
 @router.post("/{integration_id}/events", response_class=Response)
 async def slack_events(
-    integration_id: str, request: Request, runtime: RuntimeDep, apps: SlackAppsDep
+    integration_id: str, request: Request, runtime: RuntimeDep, apps: SlackAppsDep, limits: LimitsDep
 ) -> Response:
-    """Events (`app_mention`, `message.im`, `url_verification`) and button clicks, signed by Slack."""
+    """Events (`app_mention`, `message.im`, `url_verification`) and button clicks, signed by Slack.
+    Past the integration's or one Slack user's deliveries a minute: 429 with Retry-After (Slack retries)."""
     integration = runtime.integrations.get(integration_id)
     if integration is None or integration.provider != CHANNEL:
         raise NotFoundError(f"integration {integration_id} not found")
     body = await _capped_body(request, runtime.settings.slack_max_body_bytes)
     _verify(runtime, integration, request, body)
+    limits.check_delivery(integration.id, _sender(body))
     return await apps.get(integration).handler.handle(request)
+
+
+def _sender(body: bytes) -> str | None:
+    """The Slack user behind an event (JSON) or a button click (form field `payload`); None if unknown."""
+    try:
+        if body[:1] == b"{":
+            event = json.loads(body).get("event") or {}
+            user = event.get("user")
+        else:
+            form = parse_qs(body.decode())
+            user = (json.loads(form["payload"][0]).get("user") or {}).get("id") if "payload" in form else None
+    except (ValueError, KeyError, AttributeError, TypeError):
+        return None
+    return user if isinstance(user, str) else None
 
 
 def _verify(runtime: Runtime, integration: Integration, request: Request, body: bytes) -> None:

@@ -12,6 +12,7 @@ from api import triage_batches
 from api.batch_triage import BacklogTicket, ticket_text
 from api.deps import IntegrationKey, RuntimeDep
 from api.errors import InvalidInput, NotFoundError
+from api.limits import TurnSlot
 
 router = APIRouter(prefix="/v1/triage/batches", tags=["triage"])
 MAX_TICKETS = (
@@ -34,9 +35,11 @@ class BatchOut(BaseModel):
     usage: dict[str, Any] | None = None
 
 
-@router.post("", status_code=202, response_model=BatchOut)
+@router.post("", status_code=202, response_model=BatchOut, dependencies=[TurnSlot])
 async def create_batch(body: BatchIn, runtime: RuntimeDep, principal: IntegrationKey) -> BatchOut:
-    """Queues the tickets (redacted first) for triage; poll GET /v1/triage/batches/{id} for the results."""
+    """Queues the tickets (redacted first) for triage; poll GET /v1/triage/batches/{id} for the results.
+    Refused (429) like a turn when the tenant's daily quota is spent or its turn slots are taken; the
+    request holds one slot while its tickets are redacted."""
     ids = [t.id for t in body.tickets]
     if len(set(ids)) != len(ids):
         raise InvalidInput("ticket ids must be unique within a batch")

@@ -1,7 +1,8 @@
 """POST /v1/webhooks/{provider}/{integration_id}: a helpdesk's signed delivery, acknowledged at once.
 
 Top-down: find the integration (404 alike for unknown and another provider's) -> read at most the body cap
-(413) -> verify the signature over the raw bytes (401, no detail) -> parse (400) -> replay check (200
+(413) -> verify the signature over the raw bytes (401, no detail) -> the integration's deliveries a minute
+(429 with Retry-After: the helpdesk retries later, nothing is accepted) -> parse (400) -> replay check (200
 duplicate) -> open the ticket's conversation, match the requester, redact -> the delivery row and its job
 in one transaction -> 202 with the delivery id. The job (api.channels.helpdesk.work) does the rest.
 """
@@ -22,6 +23,7 @@ from api.deliveries import Delivery, add_delivery, find_delivery
 from api.deps import RuntimeDep
 from api.errors import ApiError, NotFoundError, PayloadTooLarge
 from api.integrations.models import Integration
+from api.limits import LimitsDep
 from api.runtime import Runtime
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
@@ -39,7 +41,7 @@ log = logging.getLogger(__name__)
 
 @router.post("/{provider}/{integration_id}", status_code=202)
 async def receive_delivery(
-    provider: str, integration_id: str, request: Request, runtime: RuntimeDep
+    provider: str, integration_id: str, request: Request, runtime: RuntimeDep, limits: LimitsDep
 ) -> JSONResponse:
     """No bearer key: the provider's signature (or Freshdesk's token) is the authentication."""
     integration = runtime.integrations.get(integration_id)
@@ -53,6 +55,8 @@ async def receive_delivery(
     except Unauthorized:
         log.info("webhook %s/%s: signature refused", provider, integration_id)
         raise SignatureRefused("unauthorized") from None
+    # Counted once signed, so a stranger who knows the URL cannot spend the helpdesk's minute.
+    limits.check_delivery(integration.id)
     try:
         ticket = helpdesk.parse(raw, runtime.integrations.config(integration))
     except Malformed as error:

@@ -272,3 +272,44 @@ def test_put_with_null_clears_an_override_back_to_the_default(settings: Any, eng
     assert shown["refund_window_days"] == TenantSettings().refund_window_days
     assert shown["daily_token_quota"] == 1000  # a field not sent is kept
     assert audit[0]["payload"]["changed"] == {"rate_limit_per_minute": None, "refund_window_days": None}
+
+
+def test_completions_batches_and_approvals_take_the_daily_quota_and_turn_slots(
+    settings: Any, seeded_engine: Any
+) -> None:
+    from api.tenants import TenantSettingsPatch
+
+    headers = bearer(seeded_engine, scopes=("agent", "integration", "admin", "approve"))
+    completion = {"model": "deskpilot", "messages": [{"role": "user", "content": "How long do refunds take?"}]}
+    batch = {"tickets": [{"id": "T-1", "subject": "Refund", "text": "Where is my refund?"}]}
+    with make_client(settings, seeded_engine) as client:
+        client.app.state.runtime.tenants.update("default", TenantSettingsPatch(daily_token_quota=1000), actor="t")
+        before = client.post("/v1/chat/completions", json=completion, headers=headers)
+        add_usage(seeded_engine, "default", tokens=5000, cost=0.1)
+        spent = {
+            "completion": client.post("/v1/chat/completions", json=completion, headers=headers),
+            "batch": client.post("/v1/triage/batches", json=batch, headers=headers),
+            "approval": client.post("/v1/approvals/apr_none", json={"decision": "approve"}, headers=headers),
+        }
+        # Slots: with every one of the tenant's turn slots taken, the same routes wait their turn.
+        client.app.state.runtime.tenants.update("default", TenantSettingsPatch(daily_token_quota=None), actor="t")
+        limits = client.app.state.limits
+        limits._overrides.clear()
+        limits.settings = limits.settings.model_copy(update={"tenant_concurrent_turns": 1})
+        held = limits.slots.acquire("default", 1)
+        busy = {
+            "completion": client.post("/v1/chat/completions", json=completion, headers=headers),
+            "batch": client.post("/v1/triage/batches", json=batch, headers=headers),
+            "approval": client.post("/v1/approvals/apr_none", json={"decision": "approve"}, headers=headers),
+        }
+        limits.slots.release("default", held)
+        after = client.post("/v1/approvals/apr_none", json={"decision": "approve"}, headers=headers)
+    assert before.status_code == 200, before.text
+    for name, response in spent.items():
+        assert response.status_code == 429, (name, response.text)
+        assert int(response.headers["Retry-After"]) >= 1, name
+    assert "quota" in spent["completion"].json()["error"]["message"]  # OpenAI's error shape
+    assert spent["batch"].json()["error"]["details"]["scope"] == "daily_quota"
+    for name, response in busy.items():
+        assert response.status_code == 429 and "Retry-After" in response.headers, (name, response.text)
+    assert after.status_code == 404  # a slot free again: the decision goes through to the lookup
