@@ -26,7 +26,14 @@ def eval_cmd(
     data: Annotated[Path | None, typer.Option(help="The eval-data folder (../shared/eval-data).")] = None,
     tasks: Annotated[
         Path | None,
-        typer.Option(help="Your own retrieval questions (JSON or JSONL) over the bundled help centre."),
+        typer.Option(
+            help="Your own tasks: retrieval questions (JSON or JSONL) over the bundled help centre, or "
+            "tau2 retail tasks (tau2's task format) for the tools suite; with --suite all, the file's "
+            "format decides."
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option(help="Tools: only the first N tasks (the model-driven run costs tokens).")
     ] = None,
     attacks_per_category: Annotated[
         int | None, typer.Option(help="Injection: at most this many attacks per category (default all).")
@@ -62,13 +69,28 @@ def eval_cmd(
                 tasks_by_label[label] = bar.add_task(label, total=total)
             bar.update(tasks_by_label[label], completed=done, total=total)
 
+        from api.eval import tools as tools_suite
+
+        tools_tasks = (
+            tasks
+            if tasks is not None
+            and (suite == "tools" or (suite == "all" and tools_suite.is_tau2_tasks(tasks)))
+            else None
+        )
+        retrieval_tasks = None if tools_tasks is not None else tasks
         for name in chosen:
             if name == "retrieval":
-                results["suites"]["retrieval"] = _retrieval(data_dir, tasks, progress)
+                results["suites"]["retrieval"] = _retrieval(data_dir, retrieval_tasks, progress)
             elif name == "tools":
-                from api.eval import tools
-
-                results["suites"]["tools"] = tools.run(data_dir, progress)
+                client = None if engine == "offline" else _openai_client(settings)
+                results["suites"]["tools"] = tools_suite.run(
+                    data_dir,
+                    progress,
+                    tasks_path=tools_tasks,
+                    model=None if engine == "offline" else engine,
+                    client=client,
+                    limit=limit,
+                )
             elif name == "pii":
                 progress("pii: presidio-research synth set (ours, then stock)", 0, 1)
                 from api.eval import pii
@@ -83,6 +105,18 @@ def eval_cmd(
                 )
     for path in report.write(results, out):
         typer.echo(f"wrote {path}")
+
+
+def _openai_client(settings: Any) -> Any:
+    """The configured endpoint (OPENAI_API_KEY, DESKPILOT_LLM_BASE_URL), as the product's model uses it."""
+    from openai import OpenAI
+
+    return OpenAI(
+        api_key=settings.openai_api_key.get_secret_value(),
+        base_url=settings.llm_base_url,
+        timeout=settings.llm_timeout_s,
+        max_retries=settings.llm_max_retries,
+    )
 
 
 def _retrieval(data_dir: Path, tasks: Path | None, progress: Any) -> dict[str, Any]:

@@ -107,8 +107,7 @@ def _tools_md(suite: dict[str, Any]) -> list[str]:
         + str(sum(v for k, v in agreement.items() if k not in ("accepted", "error in tau2 too"))),
         "- forbidden variants of accepted writes: "
         + ", ".join(f"{v} {k}" for k, v in suite["forbidden_variants"].items()),
-        f"- with a model (tau2's user simulator, pass^1): not run; tau-bench's published gpt-4o retail "
-        f"pass^1 is {suite['reference']['tau_bench_gpt4o_retail_pass1']}",
+        _model_run_line(suite),
         "",
         "| tool | " + " | ".join(suite["outcomes"]) + " |",
         "|---|" + "---|" * len(suite["outcomes"]),
@@ -117,6 +116,22 @@ def _tools_md(suite: dict[str, Any]) -> list[str]:
         lines.append(f"| {tool} | " + " | ".join(str(counts.get(o, 0)) for o in suite["outcomes"]) + " |")
     lines.append("")
     return lines
+
+
+def _model_run_line(suite: dict[str, Any]) -> str:
+    reference = suite["reference"]["tau_bench_gpt4o_retail_pass1"]
+    run = suite.get("model_run") or {}
+    if "pass^1" not in run:
+        reason = run.get("not_run", "no model")
+        return (
+            f"- with a model (simulated customer, end-state hash, pass^1): not run ({reason}); "
+            f"tau-bench's published gpt-4o retail pass^1 is {reference}"
+        )
+    return (
+        f"- with a model: {run['model']} as the agent, {run['user_model']} as the simulated customer, "
+        f"{run['tasks']} tasks: pass^1 {run['pass^1']:.3f} (end state matches: {run['db_match']:.3f}); "
+        f"tau-bench's published gpt-4o retail pass^1 is {reference}"
+    )
 
 
 def _pii_md(suite: dict[str, Any], plot: str | None) -> list[str]:

@@ -118,13 +118,63 @@ def error_in_tau2_too(name: str, arguments: dict[str, Any], db: RetailDB) -> boo
     return "product_id" in arguments and arguments["product_id"] not in db.products
 
 
-def run(data_dir: Path, progress: Progress | None = None) -> dict[str, Any]:
+def load_tasks(path: Path) -> list[dict[str, Any]]:
+    """tau2 tasks: a JSON list (tau2's tasks.json), a JSON Lines file, or a folder of one task per file."""
+    if path.is_dir():
+        return [json.loads(p.read_text()) for p in sorted(path.glob("*.json"))]
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".jsonl":
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    data = json.loads(text)
+    tasks = data if isinstance(data, list) else [data]
+    for task in tasks:
+        if "id" not in task or "evaluation_criteria" not in task:
+            raise ValueError(f"{path}: a tau2 task needs 'id' and 'evaluation_criteria'")
+    return tasks
+
+
+def is_tau2_tasks(path: Path) -> bool:
+    """Whether `path` holds tau2 tasks (for `--tasks` with `--suite all`); retrieval questions do not."""
+    try:
+        first = load_tasks(path)[0]
+    except (ValueError, IndexError, KeyError, TypeError, OSError):
+        return False
+    return isinstance(first, dict) and "evaluation_criteria" in first
+
+
+def run(
+    data_dir: Path,
+    progress: Progress | None = None,
+    *,
+    tasks_path: Path | None = None,
+    model: str | None = None,
+    client: Any = None,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """The offline replay always; the model-driven run too when `client` (an OpenAI client) is given."""
     folder = data_dir / "tau2-retail"
     if not (folder / "db.json").is_file():
         return {"suite": "tools", "skipped": f"not found: {folder}"}
     store = Tau2StoreBackend.load(folder / "db.json")
+    tasks = load_tasks(tasks_path or folder / "tasks.json")[:limit]
+    result = replay(store, tasks, progress)
+    result["tasks_file"] = str(tasks_path or folder / "tasks.json")
+    if client is None or not model:
+        result["model_run"] = {
+            "not_run": "no model: set OPENAI_API_KEY (or the configured endpoint) and pass --model gpt-4o"
+        }
+        return result
+    from api.eval import tau2_sim
+
+    policy = (folder / "policy.md").read_text(encoding="utf-8")
+    result["model_run"] = tau2_sim.run(tasks, store, policy, client=client, model=model, progress=progress)
+    return result
+
+
+def replay(
+    store: Tau2StoreBackend, tasks: list[dict[str, Any]], progress: Progress | None = None
+) -> dict[str, Any]:
     base = store.db
-    tasks = json.loads((folder / "tasks.json").read_text())
     outcomes: Counter[str] = Counter()
     agreement: Counter[str] = Counter()
     by_tool: dict[str, Counter[str]] = {}

@@ -362,6 +362,38 @@ def call(name: str, arguments: dict[str, Any], session: Session, approve: Approv
     return "ok", result
 
 
+DESCRIPTIONS = {
+    "find_user_id_by_email": "Find a user id by e-mail; this authenticates the user for the conversation.",
+    "find_user_id_by_name_zip": "Find a user id by first name, last name and zip code; this authenticates "
+    "the user for the conversation.",
+    "get_user_details": "The authenticated user's profile: address, payment methods, order ids.",
+    "get_order_details": "One of the authenticated user's orders: items (item and product ids, options, "
+    "prices), status, address, fulfilments, payment history.",
+    "get_product_details": "A product's variants by product id (not item id): options, availability, price.",
+    "get_item_details": "One variant item by item id, with its product id.",
+    "list_all_product_types": "The names and product ids of all product types in the store.",
+    "calculate": "Evaluate an arithmetic expression (numbers, + - * / and brackets), rounded to cents.",
+    "transfer_to_human_agents": "Transfer the user to a human agent, with a summary of the issue; only "
+    "when the request cannot be handled within the scope of your actions.",
+    "cancel_pending_order": "Cancel a pending order; reason is 'no longer needed' or 'ordered by mistake'. "
+    "Paid amounts are refunded. Needs the user's explicit confirmation first.",
+    "modify_pending_order_address": "Change the shipping address of a pending order. Needs the user's "
+    "explicit confirmation first.",
+    "modify_pending_order_payment": "Pay a pending order with another of the user's payment methods. Needs "
+    "the user's explicit confirmation first.",
+    "modify_pending_order_items": "Swap items of a pending order for other options of the same products "
+    "(once per order: collect every item first); the price difference goes to or from payment_method_id. "
+    "Needs the user's explicit confirmation first.",
+    "modify_user_address": "Change the authenticated user's default address. Needs the user's explicit "
+    "confirmation first.",
+    "return_delivered_order_items": "Request the return of items of a delivered order; the refund goes to "
+    "the original payment method or an existing gift card. Needs the user's explicit confirmation first.",
+    "exchange_delivered_order_items": "Exchange items of a delivered order for other options of the same "
+    "products (once per order: collect every item first); the price difference goes to or from "
+    "payment_method_id. Needs the user's explicit confirmation first.",
+}
+
+
 def tool_schemas() -> list[dict[str, Any]]:
     """The tools in OpenAI's function-calling format, with tau2's argument names."""
     return [
@@ -369,7 +401,7 @@ def tool_schemas() -> list[dict[str, Any]]:
             "type": "function",
             "function": {
                 "name": name,
-                "description": (tool.run.__doc__ or name.replace("_", " ")).strip().splitlines()[0],
+                "description": DESCRIPTIONS[name],
                 "parameters": tool.args.model_json_schema(mode="validation", by_alias=True),
             },
         }
