@@ -102,6 +102,7 @@ class TurnResult:
     turn_id: str | None = None  # set once the conversation service has stored the turn
     message_id: int | None = None
     draft: bool = False
+    degraded_reason: str | None = None  # why `degraded` (api.fail_soft_kb: the knowledge base was down)
 
 
 @dataclass(frozen=True)

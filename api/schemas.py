@@ -129,6 +129,8 @@ class TurnOut(BaseModel):
     tool_calls: list[ToolCallOut]
     model: str
     degraded: bool
+    # Why: `model_unavailable` (the offline engine answered) or `knowledge_base_unavailable` (no passages).
+    degraded_reason: str | None = None
     usage: dict[str, Any]
     redactions: dict[str, int]
     pending_approval: str | None = None

@@ -298,6 +298,7 @@ class TurnRunner:
                 meta={
                     "model": result.model,
                     "degraded": result.degraded,
+                    "degraded_reason": result.degraded_reason,
                     "draft": draft,
                     "citations": result.citations,
                     "tool_calls": [{"name": c["name"], "status": c["status"]} for c in result.tool_calls],

@@ -149,6 +149,7 @@ def extension(result: TurnResult, tool_calls: list[dict[str, Any]], status: str)
         "pending_approval": result.pending_approval,
         "model": result.model,
         "degraded": result.degraded,
+        "degraded_reason": result.degraded_reason or ("model_unavailable" if result.degraded else None),
         "redactions": result.redactions,
         "status": status,
     }

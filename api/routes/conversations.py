@@ -304,6 +304,7 @@ def turn_out(result: TurnResult, runtime: Runtime, principal: Principal, redacte
         ],
         model=result.model,
         degraded=result.degraded,
+        degraded_reason=degraded_reason(result),
         usage=result.usage,
         redactions=result.redactions,
         pending_approval=result.pending_approval,
@@ -312,6 +313,13 @@ def turn_out(result: TurnResult, runtime: Runtime, principal: Principal, redacte
         message_id=result.message_id,
         draft=result.draft,
     )
+
+
+def degraded_reason(result: TurnResult) -> str | None:
+    """The knowledge base's outage (set by api.fail_soft_kb), else the model's: the offline engine answered."""
+    if result.degraded_reason:
+        return result.degraded_reason
+    return "model_unavailable" if result.degraded else None
 
 
 def _tool_call(
