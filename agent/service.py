@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,14 +38,18 @@ class AgentService:
     def primary_model(self) -> str:
         return str(self.services.model.primary)
 
-    async def redact(self, tenant: str, conversation_id: str, text: str) -> tuple[str, dict[str, int]]:
-        """The customer's text with placeholders, and how many values of each type were replaced."""
+    async def redact(
+        self, tenant: str, conversation_id: str, text: str, *, allow_list: Sequence[str] = ()
+    ) -> tuple[str, dict[str, int]]:
+        """The customer's text with placeholders, and how many values of each type were replaced;
+        `allow_list` (the tenant's staff names) is spared."""
         if self.services.redactor is None or not text:
             return text, {}
         attributes = {"deskpilot.chars": len(text)}
+        spared = {"allow_list": list(allow_list)} if allow_list else {}
         with tracer.start_as_current_span("deskpilot.redact", attributes=attributes, **QUIET) as span:
             redaction = await self.services.redactor.aredact(  # type: ignore[attr-defined]
-                text, tenant=tenant, conversation_id=conversation_id
+                text, tenant=tenant, conversation_id=conversation_id, **spared
             )
             for entity, count in redaction.counts.items():  # counts by type, never the values
                 span.set_attribute(f"deskpilot.redactions.{entity}", count)

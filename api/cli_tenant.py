@@ -1,4 +1,4 @@
-"""`deskpilot tenant show|set`: a tenant's refund policy, approval expiry, brand and tone."""
+"""`deskpilot tenant show|set`: a tenant's refund policy, approval expiry, brand, tone and staff names."""
 
 from __future__ import annotations
 
@@ -22,6 +22,21 @@ def _service() -> Any:
     return TenantSettingsService(engine=engine, audit=AuditLog(engine))
 
 
+# Fields holding a list: `staff_names="Anna Lee, Tom Okafor"` (comma-separated) or a JSON array; empty clears.
+LIST_FIELDS = frozenset({"staff_names"})
+
+
+def _list_value(value: str) -> Any:
+    value = value.strip()
+    if value.startswith("["):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            typer.secho(f"error: not a JSON array: {value!r}", fg="red", err=True)
+            raise typer.Exit(2) from None
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
 @tenant_app.command("show")
 def show(tenant: Annotated[str, typer.Option(help="Tenant name.")] = "default") -> None:
     """Print the tenant's settings as JSON (defaults for anything never set)."""
@@ -36,13 +51,14 @@ def set_values(
     """Change some settings; each value is validated as the API validates it."""
     from api.tenants import TenantSettingsPatch
 
-    patch: dict[str, str] = {}
+    patch: dict[str, Any] = {}
     for pair in values:
         field, sep, value = pair.partition("=")
         if not sep or not field:
             typer.secho(f"error: expected FIELD=VALUE, got {pair!r}", fg="red", err=True)
             raise typer.Exit(2)
-        patch[field.strip()] = value.strip()
+        field = field.strip()
+        patch[field] = _list_value(value) if field in LIST_FIELDS else value.strip()
     try:
         updated = _service().update(tenant, TenantSettingsPatch.model_validate(patch), actor="cli")
     except ValidationError as error:

@@ -24,7 +24,6 @@ from starlette.concurrency import run_in_threadpool
 from agent.images import ImageRef
 from agent.service import AgentService
 from agent.turns import ContextMessage, TurnEvent, TurnRequest, TurnResult, final_result
-from api import fail_soft_kb
 from api.approvals import ApprovalService
 from api.audit import AuditLog
 from api.errors import ApiError, ConflictError, NotFoundError
@@ -207,7 +206,9 @@ class ConversationService:
         conversation = self.get(tenant=tenant, conversation_id=conversation_id)
         customer = self.resolve_customer(conversation, customer_id)
         await self._refuse_while_waiting(tenant, conversation_id)
-        redacted, counts = await self.agent.redact(tenant, conversation_id, text)
+        redacted, counts = await self.agent.redact(
+            tenant, conversation_id, text, allow_list=self._staff(tenant)
+        )
         turn, _, context = await run_in_threadpool(
             lambda: self.turns.receive(
                 conversation=conversation,
@@ -267,7 +268,9 @@ class ConversationService:
         """A reply a human sent the customer, or an internal note: stored redacted, and part of the
         model's context from the next turn on, marked so it is never taken for the customer's words."""
         self.get(tenant=tenant, conversation_id=conversation_id)
-        redacted, counts = await self.agent.redact(tenant, conversation_id, text)
+        redacted, counts = await self.agent.redact(
+            tenant, conversation_id, text, allow_list=self._staff(tenant)
+        )
 
         def store() -> Message:
             with self.audit.lock, Session(self.engine, expire_on_commit=False) as session:
@@ -441,6 +444,10 @@ class ConversationService:
 
     # --- internals --------------------------------------------------------------------------------------
 
+    def _staff(self, tenant: str) -> list[str]:
+        """The tenant's staff names, which redaction spares (settings, kept a few seconds per process)."""
+        return self.tenants.get(tenant).staff_names
+
     def _request(
         self,
         conversation: Conversation,
@@ -482,10 +489,8 @@ class ConversationService:
     ) -> AsyncIterator[TurnEvent]:
         """The turn detached from the caller (api.turns), refused under the lock if an approval started
         waiting meanwhile, and stored when it ends."""
-        kb_failures = fail_soft_kb.track()  # the knowledge base failing during this turn marks it degraded
 
         def store(result: TurnResult) -> None:
-            fail_soft_kb.mark_degraded(result, kb_failures)
             for entity, count in counts.items():
                 result.redactions[entity] = result.redactions.get(entity, 0) + count
             reply = self.turns.finish(turn, result, customer_id=request.customer_id, draft=draft)

@@ -7,8 +7,9 @@ written once. The summary goes after the cached static prefix: tenants differ, t
 from __future__ import annotations
 
 import time
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -16,6 +17,8 @@ from agent.prompts import ReplyTone, shop_policy_summary
 from api.audit import AuditLog
 from api.models import TenantSettingsRow, utcnow
 from tools.policy import DEFAULT_POLICY, TenantPolicy
+
+StaffName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
 
 
 class TenantSettings(BaseModel):
@@ -34,6 +37,9 @@ class TenantSettings(BaseModel):
     approval_expiry_hours: float = Field(default=72, gt=0, le=24 * 90)
     brand_name: str = Field(default="Northbeam Supply", min_length=1, max_length=80)
     reply_tone: ReplyTone = "friendly"
+    # Never redacted (agent.pii), but only where a detected name is one of these whole: customers thank staff
+    # by name, and a customer who shares a staff member's first name is still redacted.
+    staff_names: list[StaffName] = Field(default_factory=list, max_length=200)
     # Limits (api/limits.py); unset: the service-wide settings. The service-wide request and concurrency
     # settings are a ceiling: a tenant's value can lower them, never raise them (PUT refuses it with 422).
     rate_limit_per_minute: int | None = Field(default=None, ge=1, le=1_000_000)
@@ -69,6 +75,7 @@ class TenantSettingsPatch(BaseModel):
     approval_expiry_hours: float | None = None
     brand_name: str | None = None
     reply_tone: ReplyTone | None = None
+    staff_names: list[str] | None = None
     rate_limit_per_minute: int | None = None
     concurrent_turns: int | None = None
     daily_token_quota: int | None = None

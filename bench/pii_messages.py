@@ -7,7 +7,7 @@ import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bench.pii_eval import Span
+from api.eval.pii_metrics import Span
 from bench.pii_values import LOCALES, Person, Values
 
 # Templates. `{slot}` is a labelled value; `[word]` is unlabelled filler. Every fourth template of each family
@@ -432,5 +432,6 @@ class Generator:
 
     @property
     def allow_list(self) -> list[str]:
-        """The tenant's staff names (settings): never redacted."""
-        return [p.full for p in self.staff] + [p.first for p in self.staff] + [p.last for p in self.staff]
+        """The tenant's staff names (settings, `staff_names`): spared only where a name is one of them whole,
+        so a tenant lists its staff's full names and the first names they sign with."""
+        return [p.full for p in self.staff] + [p.first for p in self.staff]

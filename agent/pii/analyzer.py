@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -97,22 +98,42 @@ def _has_name_word(value: str) -> bool:
 def spare_allowed(
     text: str, results: list[RecognizerResult], allow_list: Iterable[str]
 ) -> list[RecognizerResult]:
-    """Drop values the tenant allows (its staff names), whatever their case; a name only when every word of
-    it is allowed, so a customer who shares a staff member's first name is still redacted."""
-    allowed = {value.casefold() for value in allow_list}
-    if not allowed:
+    """Drop detections that are a value the tenant allows (its staff names) as a whole, whatever its case
+    or spacing: a detection inside one, or one whose only name words lie inside one ("Anna Lee's").
+    A customer who shares a staff member's first name ("Anna Smith" beside staff "Anna Lee") is still
+    redacted, and so is "Anna" alone unless the tenant lists "Anna" itself."""
+    pattern = _allowed_pattern(tuple(allow_list))
+    if pattern is None:
         return results
-    words = {word for value in allowed for word in value.split()}
+    spans = [m.span() for m in pattern.finditer(text)]
+    if not spans:
+        return results
     kept = []
     for result in results:
-        value = text[result.start : result.end].casefold()
-        if value in allowed:
-            continue
-        name_words = [w.strip(".,;:!") for w in value.split() if is_name_word(w.strip(".,;:!"))]
-        if result.entity_type == "PERSON" and name_words and all(w in words for w in name_words):
+        inside = [(s, e) for s, e in spans if s < result.end and result.start < e]
+        if inside and not _name_word_outside(text, result.start, result.end, inside):
             continue
         kept.append(result)
     return kept
+
+
+@functools.lru_cache(maxsize=256)
+def _allowed_pattern(values: tuple[str, ...]) -> regex.Pattern[str] | None:
+    """One pattern for a tenant's whole list, compiled once per list (it is the same at every turn)."""
+    names = sorted({" ".join(value.split()) for value in values if value.strip()}, key=len, reverse=True)
+    if not names:
+        return None
+    alternatives = "|".join(r"[ \t\n]+".join(regex.escape(word) for word in name.split()) for name in names)
+    return regex.compile(r"(?<![\p{L}\d])(?:" + alternatives + r")(?![\p{L}\d])", regex.IGNORECASE)
+
+
+def _name_word_outside(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> bool:
+    covered = [False] * (end - start)
+    for s, e in spans:
+        for i in range(max(s, start), min(e, end)):
+            covered[i - start] = True
+    rest = "".join(" " if covered[i - start] else text[i] for i in range(start, end))
+    return any(is_name_word(word.strip(".,;:!?'\"()’")) for word in rest.split())
 
 
 def spare_protected(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:

@@ -52,11 +52,16 @@ class Redactor:
 
     # --- text ------------------------------------------------------------------------------------------
 
-    def redact(self, text: str, *, tenant: str, conversation_id: str) -> Redaction:
-        """Replace each detected value by its stable placeholder; placeholders stay as they are."""
+    def redact(
+        self, text: str, *, tenant: str, conversation_id: str, allow_list: Sequence[str] = ()
+    ) -> Redaction:
+        """Replace each detected value by its stable placeholder; placeholders stay as they are.
+
+        `allow_list`: values spared for this call only, on top of the redactor's own (the tenant's staff
+        names, which differ per tenant while the redactor is shared)."""
         if not text.strip():
             return Redaction(text=text)
-        results = self._detect(text)
+        results = self._detect(text, allow_list)
         if not results:
             return Redaction(text=text)
         items = [(short_type(r.entity_type), text[r.start : r.end]) for r in results]
@@ -71,9 +76,13 @@ class Redactor:
         counts = Counter(kind for kind, _ in items)
         return Redaction(text="".join(pieces), counts=dict(counts))
 
-    async def aredact(self, text: str, *, tenant: str, conversation_id: str) -> Redaction:
+    async def aredact(
+        self, text: str, *, tenant: str, conversation_id: str, allow_list: Sequence[str] = ()
+    ) -> Redaction:
         """`redact` in a worker thread, so the event loop keeps serving other requests meanwhile."""
-        call = functools.partial(self.redact, text, tenant=tenant, conversation_id=conversation_id)
+        call = functools.partial(
+            self.redact, text, tenant=tenant, conversation_id=conversation_id, allow_list=allow_list
+        )
         return await anyio.to_thread.run_sync(call)
 
     def restore(self, text: str, *, tenant: str, conversation_id: str) -> str:
@@ -84,9 +93,10 @@ class Redactor:
         values = self.vault.values_for(tenant, conversation_id, found)
         return PLACEHOLDER.sub(lambda match: values.get(match.group(0), match.group(0)), text)
 
-    def _detect(self, text: str) -> list[RecognizerResult]:
+    def _detect(self, text: str, allow_list: Sequence[str] = ()) -> list[RecognizerResult]:
+        allowed = [*self.allow_list, *allow_list]
         results = self.analyzer.analyze(
-            text, self.language, score_threshold=self.score_threshold, allow_list=self.allow_list or None
+            text, self.language, score_threshold=self.score_threshold, allow_list=allowed or None
         )
         # Placeholders and our ids are never personal data, whatever analyzer was plugged in.
         results = spare_protected(text, results)

@@ -148,11 +148,25 @@ NEGATIVE = [
 
 def test_staff_names_on_the_allow_list_stay(pii_analyzer: DeskpilotAnalyzer) -> None:
     text = "JONATHAN GALLAGHER from your team was great. Thanks Jonathan! I'm Jonathan Smith."
-    found = [
-        text[r.start : r.end] for r in pii_analyzer.analyze(text, "en", allow_list=["Jonathan Gallagher"])
-    ]
-    assert "JONATHAN GALLAGHER" not in found and "Jonathan" not in found
-    assert "Jonathan Smith" in found  # a customer sharing a staff member's first name is still redacted
+
+    def found(allow_list: list[str]) -> list[str]:
+        return [text[r.start : r.end] for r in pii_analyzer.analyze(text, "en", allow_list=allow_list)]
+
+    assert "JONATHAN GALLAGHER" in found([])
+    only_full = found(["Jonathan Gallagher"])
+    assert "JONATHAN GALLAGHER" not in only_full
+    assert "Jonathan Smith" in only_full  # a customer sharing a staff member's first name is still redacted
+    assert "Jonathan" in only_full  # a first name alone is a whole match only when the tenant lists it
+    with_first = found(["Jonathan Gallagher", "Jonathan"])
+    assert "Jonathan" not in with_first and "Jonathan Smith" in with_first
+
+
+def test_staff_names_are_spared_only_whole(pii_analyzer: DeskpilotAnalyzer) -> None:
+    staff = ["Anna Lee", "Tom Smith"]
+    text = "Anna Lee's colleague Tom Smith was kind. I'm Anna Smith, and my husband is Tom Lee."
+    found = [text[r.start : r.end] for r in pii_analyzer.analyze(text, "en", allow_list=staff)]
+    assert "Anna Smith" in found and "Tom Lee" in found  # words of two staff names are no staff name
+    assert not any(value in {"Anna Lee", "Anna Lee's", "Tom Smith", "Anna", "Lee"} for value in found)
 
 
 def _types_covering(analyzer: DeskpilotAnalyzer, text: str, value: str) -> set[str]:
