@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from agent.images import ImageRef
 from agent.service import AgentService
 from agent.turns import ContextMessage, TurnEvent, TurnRequest, TurnResult, final_result
+from api import fail_soft_kb
 from api.approvals import ApprovalService
 from api.audit import AuditLog
 from api.errors import ApiError, ConflictError, NotFoundError
@@ -489,8 +490,10 @@ class ConversationService:
     ) -> AsyncIterator[TurnEvent]:
         """The turn detached from the caller (api.turns), refused under the lock if an approval started
         waiting meanwhile, and stored when it ends."""
+        kb_failures = fail_soft_kb.track()  # the knowledge base failing during this turn marks it degraded
 
         def store(result: TurnResult) -> None:
+            fail_soft_kb.mark_degraded(result, kb_failures)
             for entity, count in counts.items():
                 result.redactions[entity] = result.redactions.get(entity, 0) + count
             reply = self.turns.finish(turn, result, customer_id=request.customer_id, draft=draft)
