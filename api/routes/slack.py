@@ -9,7 +9,6 @@ from typing import Annotated
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
-from slack_sdk.signature import SignatureVerifier
 
 from api.channels.slack.alerts import alerts_sweeper
 from api.channels.slack.app import CHANNEL, SlackApps
@@ -76,6 +75,8 @@ def _sender(body: bytes) -> str | None:
 
 def _verify(runtime: Runtime, integration: Integration, request: Request, body: bytes) -> None:
     """Slack's `v0` HMAC over timestamp and body, within 5 minutes, with any signing secret valid now."""
+    from slack_sdk.signature import SignatureVerifier  # slack_sdk loads on the first Slack request
+
     timestamp = request.headers.get("x-slack-request-timestamp", "")
     signature = request.headers.get("x-slack-signature", "")
     if not timestamp.isdigit():

@@ -16,11 +16,8 @@ import json
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
-from slack_bolt.async_app import AsyncApp
-from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -30,6 +27,13 @@ from api.errors import ApiError
 from api.integrations import Integration
 from api.integrations.providers import SlackConfig
 from api.runtime import Runtime
+
+if TYPE_CHECKING:
+    # slack-bolt, slack_sdk and aiohttp are about a tenth of the app's import time: they load when this
+    # process first builds a Slack app or client (the first Slack request or job), not at start-up.
+    from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
+    from slack_bolt.async_app import AsyncApp
+    from slack_sdk.web.async_client import AsyncWebClient
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +73,8 @@ def _version(integration: Integration) -> str:
 
 
 def web_client(runtime: Runtime, integration: Integration) -> AsyncWebClient:
+    from slack_sdk.web.async_client import AsyncWebClient
+
     config = slack_config(runtime, integration)
     token = runtime.integrations.secrets(integration)["bot_token"]
     return AsyncWebClient(token=token, base_url=config.api_base_url)
@@ -86,6 +92,10 @@ def thread_key(team: str, channel: str, thread_ts: str) -> str:
 
 
 def build_app(runtime: Runtime, integration: Integration) -> SlackApp:
+    from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
+    from slack_bolt.async_app import AsyncApp
+    from slack_sdk.web.async_client import AsyncWebClient
+
     config = slack_config(runtime, integration)
     secrets = runtime.integrations.secrets(integration)
     bolt = AsyncApp(

@@ -1,0 +1,16 @@
+"""What `serve` leaves for first use: a module here that loads at start-up costs every start its time."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+DEFERRED = ("slack_bolt", "slack_sdk", "alembic")
+
+
+def test_the_app_and_the_cli_import_without_the_deferred_modules() -> None:
+    probe = f"import sys, api.cli, api.main; print(sorted(m for m in {DEFERRED!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
