@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from presidio_analyzer import RecognizerResult
 
-from bench.pii_eval import Analyzer, Span
+from api.eval.pii_metrics import Analyzer, Span
 from bench.pii_messages import Generator, Message
 from bench.pii_values import LOCALES
 

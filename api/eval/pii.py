@@ -5,18 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, cast
 
-from api.eval.data import source_checkout
+from api.eval.pii_metrics import PERSONAL_TYPES, Report, evaluate, load_samples
 
 
-def run(data_dir: Path, stock: bool = True) -> dict[str, Any]:
-    source_checkout()
+def run(data_dir: Path, stock: bool = True, limit: int | None = None) -> dict[str, Any]:
+    """`limit`: only the first N sentences (a quick run; the figures then hold for those only)."""
     from agent.pii.engine import build_analyzer, build_stock_analyzer
-    from bench.pii_eval import PERSONAL_TYPES, Report, evaluate, load_samples
 
     path = data_dir / "presidio-research" / "synth_dataset_v2.json"
     if not path.is_file():
         return {"suite": "pii", "skipped": f"not found: {path}"}
-    samples = load_samples(path)
+    samples = load_samples(path)[:limit]
 
     def summary(report: Report) -> dict[str, Any]:
         return {
