@@ -34,6 +34,8 @@ def markdown(results: dict[str, Any], plots: dict[str, str]) -> str:
     if results["engine"] == "offline":
         lines.append("- no model key: replies come from the built-in offline engine (`deskpilot-offline`)")
     lines.append(f"- data: `{results['data_dir']}`")
+    if results.get("quick"):
+        lines.append("- quick run: " + "; ".join(f"{k}: {v}" for k, v in results["quick"].items()))
     lines.append("")
     suites = results["suites"]
     if "retrieval" in suites:
