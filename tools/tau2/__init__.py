@@ -1,5 +1,6 @@
-"""tau2-bench's retail domain in Deskpilot's tool conventions: its database, its policy in code, its tools.
+"""tau2-bench's retail domain on Deskpilot: its database (`store`), its policy in code (`policy`), and its
+tool names mapped onto Deskpilot's tools over `tools.backends.tau2.Tau2StoreBackend` (`tools`).
 
-Kept apart from `tools.TOOLS` on purpose: the product's tool schemas are part of a byte-identical cached
-prompt prefix, and these tools exist for the evaluation (`deskpilot eval --suite tools`).
+Not in `tools.TOOLS`: the product's tool schemas are part of a byte-identical cached prompt prefix, and
+these names and argument shapes are tau2's, for the evaluation (`deskpilot eval --suite tools`).
 """
