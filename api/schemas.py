@@ -200,3 +200,42 @@ class ApprovalOut(BaseModel):
 class ApprovalDecided(BaseModel):
     approval: ApprovalOut
     reply: TurnOut | None  # what the customer is told once the paused turn resumes
+
+
+def links(**targets: tuple[str, dict[str, str]]) -> dict[str, Any]:
+    """OpenAPI links of one response: name -> (operationId, {parameter: runtime expression}). They tell a
+    client (and schemathesis' stateful runs in `make soak`) which call uses the id this answer returns."""
+    return {
+        "links": {
+            name: {"operationId": operation, "parameters": parameters}
+            for name, (operation, parameters) in targets.items()
+        }
+    }
+
+
+_CONVERSATION = {"conversation_id": "$response.body#/id"}
+CONVERSATION_LINKS = links(
+    GetConversation=("get_conversation_v1_conversations__conversation_id__get", _CONVERSATION),
+    SendMessage=("send_message_v1_conversations__conversation_id__messages_post", _CONVERSATION),
+    SuggestReply=("suggest_reply_v1_conversations__conversation_id__draft_post", _CONVERSATION),
+    AddStaffMessage=(
+        "add_staff_message_v1_conversations__conversation_id__staff_messages_post",
+        _CONVERSATION,
+    ),
+    Handback=("handback_v1_conversations__conversation_id__handback_post", _CONVERSATION),
+    ForgetPersonalData=("forget_personal_data_v1_conversations__conversation_id__pii_delete", _CONVERSATION),
+)
+_TURN = {"conversation_id": "$response.body#/conversation_id", "turn_id": "$response.body#/turn_id"}
+TURN_LINKS = links(
+    RetryTurn=("retry_turn_v1_conversations__conversation_id__turns__turn_id__retry_post", _TURN),
+    GetConversation=(
+        "get_conversation_v1_conversations__conversation_id__get",
+        {"conversation_id": "$response.body#/conversation_id"},
+    ),
+    DraftUsed=(
+        "draft_used_v1_conversations__conversation_id__drafts__message_id__used_post",
+        {"conversation_id": "$response.body#/conversation_id", "message_id": "$response.body#/message_id"},
+    ),
+    GetApproval=("get_approval_v1_approvals__approval_id__get", {"approval_id": "$response.body#/pending_approval"}),
+    Decide=("decide_v1_approvals__approval_id__post", {"approval_id": "$response.body#/pending_approval"}),
+)

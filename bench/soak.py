@@ -432,10 +432,130 @@ async def retry_failed(top: Topology, base: str, headers: dict[str, str]) -> str
     return f"{len(failed)} failed or running turns, retried: {dict(outcomes)}"
 
 
-def abuse_battery(top: Topology, model: Model, seconds: float) -> None:
-    import schemathesis
+# What schemathesis' checks report, by kind: the abuse battery's bar is 0 server errors and 0 schema
+# violations (the answer's status, media type, headers or body not as /openapi.json says).
+SCHEMA_VIOLATIONS = frozenset(
+    {
+        "JsonSchemaError",
+        "MalformedJson",
+        "UndefinedStatusCode",
+        "UndefinedContentType",
+        "MissingContentType",
+        "MalformedMediaType",
+        "MissingHeaders",
+    }
+)
+
+
+@dataclass
+class Tally:
+    """Every answer of a schemathesis run and every failed check, by kind."""
+
+    statuses: Counter[int] = field(default_factory=Counter)
+    server_errors: list[str] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+    other: Counter[str] = field(default_factory=Counter)  # checks about the API's rules, not its schema
+    stateful: int = 0  # answers within stateful sequences
+
+    def record(self, case: Any, response: Any, label: str) -> None:
+        self.statuses[response.status_code] += 1
+        try:
+            case.validate_response(response)
+        except BaseExceptionGroup as group:
+            for failure in group.exceptions:
+                self._failure(failure, f"{label} {case.operation.label} -> {response.status_code}")
+        except Exception as failure:  # noqa: BLE001 - a single failure, not a group
+            self._failure(failure, f"{label} {case.operation.label} -> {response.status_code}")
+
+    def _failure(self, failure: BaseException, where: str) -> None:
+        kind = type(failure).__name__
+        if kind == "ServerError":
+            self.server_errors.append(where)
+        elif kind in SCHEMA_VIOLATIONS:
+            message = (getattr(failure, "message", "") or str(failure)).strip().splitlines()
+            self.violations.append(f"{where}: {kind} {message[0][:160] if message else ''}")
+        else:
+            self.other[kind] += 1
+
+    def line(self) -> str:
+        return (
+            f"{sum(self.statuses.values())} requests, {len(self.server_errors)} server errors "
+            f"{sorted(set(self.server_errors))[:10]}, {len(self.violations)} schema violations "
+            f"{sorted(set(self.violations))[:10]}; other checks failed {dict(self.other)}; "
+            f"statuses {dict(sorted(self.statuses.items()))}"
+        )
+
+
+class TimeUp(Exception):
+    """A run's share of the time is over (raised between steps, so no request is cut off)."""
+
+
+def schemathesis_run(schema: Any, base: str, headers: dict[str, str], label: str, until: float, tally: Tally) -> None:
+    """Every operation with generated data (each response checked with all of schemathesis' checks), then
+    stateful sequences that follow the OpenAPI links (a conversation created, then messaged, drafted,
+    handed back, forgotten; a message answered, then its turn retried, its approval decided...)."""
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import strategies as st
+
+    operations = [result.ok() for result in schema.get_all_operations()]
+    quick = settings(
+        max_examples=3,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.generate],
+        database=None,
+    )
+    single_until = until - (until - time.monotonic()) / 2  # half the share each
+
+    @quick
+    @given(data=st.data())
+    def fuzz(data: st.DataObject) -> None:
+        for operation in operations:
+            if time.monotonic() > single_until:
+                return
+            case = data.draw(operation.as_strategy(), label=operation.label)
+            try:
+                response = case.call(base_url=base, headers=headers, timeout=60)
+            except Exception:  # noqa: BLE001 - a case the client cannot send (a number as a file)
+                tally.statuses[0] += 1
+                continue
+            tally.record(case, response, label)
+
+    fuzz()
+
+    workflow = schema.as_state_machine()
+
+    class Scoped(workflow):  # type: ignore[misc, valid-type]
+        def before_call(self, case: Any) -> None:
+            if time.monotonic() > until:
+                raise TimeUp
+
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"base_url": base, "headers": headers, "timeout": 60}
+
+        def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
+            tally.stateful += 1
+            tally.record(case, response, f"{label} (stateful)")
+
+    try:
+        Scoped.run(
+            settings=settings(
+                max_examples=1000,
+                stateful_step_count=8,
+                deadline=None,
+                suppress_health_check=list(HealthCheck),
+                phases=[Phase.generate],
+                database=None,
+            )
+        )
+    except Exception as error:  # noqa: BLE001 - the time ran out mid-sequence (Hypothesis replays it and
+        # calls it flaky), or the run broke: counted, and the battery goes on with the next scope
+        if time.monotonic() <= until:
+            tally.other[f"stateful run ended early ({type(error).__name__})"] += 1
+
+
+def abuse_battery(top: Topology, model: Model, seconds: float) -> None:
+    import schemathesis
 
     from tests.api.test_approvals import refundable_order
     from tests.support.cross_tenant import attack, make_resources, snapshot, unchanged
@@ -443,55 +563,16 @@ def abuse_battery(top: Topology, model: Model, seconds: float) -> None:
     say("\n== abuse")
     base = top.apps[0].base_url
     schema = schemathesis.openapi.from_url(f"{base}/openapi.json")
-    operations = [result.ok() for result in schema.get_all_operations()]
-    statuses: Counter[int] = Counter()
-    failures: list[str] = []
-    with httpx.Client(base_url=base, timeout=60) as client:
-
-        def fuzzer(headers: dict[str, str], label: str, until: float) -> Any:
-            @settings(
-                max_examples=3,
-                deadline=None,
-                suppress_health_check=list(HealthCheck),
-                phases=[Phase.generate],
-                database=None,
-            )
-            @given(data=st.data())
-            def fuzz(data: st.DataObject) -> None:
-                for operation in operations:
-                    if time.monotonic() > until:
-                        return
-                    case = data.draw(operation.as_strategy(), label=operation.label)
-                    kwargs = case.as_transport_kwargs(headers=headers)
-                    kwargs.pop("base_url", None)
-                    try:
-                        response = client.request(
-                            kwargs.pop("method"),
-                            kwargs.pop("url").replace(base, ""),
-                            **{
-                                k: v
-                                for k, v in kwargs.items()
-                                if k in ("params", "headers", "json", "content", "files", "data")
-                            },
-                        )
-                    except (TypeError, ValueError, AttributeError, httpx.HTTPError):
-                        statuses[0] += 1  # a case httpx cannot send (a number as a file): not the server's
-                        continue
-                    statuses[response.status_code] += 1
-                    if response.status_code >= 500:
-                        failures.append(f"{label} {operation.label} -> {response.status_code}")
-
-            return fuzz
-
-        for scope in ALL:
-            # Each scope gets its share of the time.
-            fuzzer(bearer(top.engine, "default", (scope,)), scope, time.monotonic() + seconds / len(ALL))()
-    server_errors = sum(v for k, v in statuses.items() if k >= 500)
+    tally = Tally()
+    for scope in ALL:
+        # Each scope gets its share of the time.
+        until = time.monotonic() + seconds / len(ALL)
+        schemathesis_run(schema, base, bearer(top.engine, "default", (scope,)), scope, until, tally)
+    operations = len(list(schema.get_all_operations()))
     say(
-        f"   schemathesis (status 0: a generated case the client could not send), "
-        f"{len(operations)} operations x 4 scopes: {sum(statuses.values())} requests, "
-        f"{server_errors} server errors {sorted(set(failures))[:10]}; "
-        f"statuses {dict(sorted(statuses.items()))}"
+        f"   schemathesis (all checks; status 0: a generated case the client could not send), "
+        f"{operations} operations x 4 scopes, then stateful runs along the OpenAPI links "
+        f"({tally.stateful} stateful steps): {tally.line()}"
     )
 
     model.mode("500")  # the offline engine proposes the refund the battery needs

@@ -19,6 +19,8 @@ from api.limits import TurnSlot
 from api.models import Conversation
 from api.runtime import Runtime
 from api.schemas import (
+    CONVERSATION_LINKS,
+    TURN_LINKS,
     CitationOut,
     ConversationCreate,
     ConversationCreated,
@@ -37,7 +39,10 @@ router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
 
 
 @router.post(
-    "", status_code=201, response_model=ConversationCreated, responses={200: {"model": ConversationCreated}}
+    "",
+    status_code=201,
+    response_model=ConversationCreated,
+    responses={200: {"model": ConversationCreated, **CONVERSATION_LINKS}, 201: CONVERSATION_LINKS},
 )
 def create_conversation(
     response: Response, runtime: RuntimeDep, principal: AgentKey, body: ConversationCreate | None = None
@@ -83,7 +88,7 @@ def conversation_created(conversation: Conversation, *, created: bool = True) ->
     "/{conversation_id}/messages",
     response_model=TurnOut,
     dependencies=[TurnSlot],
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={200: {"content": {"text/event-stream": {}}, **TURN_LINKS}},
 )
 async def send_message(
     conversation_id: str,

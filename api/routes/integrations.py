@@ -8,11 +8,24 @@ from api.deps import AdminKey, RuntimeDep
 from api.errors import NotFoundError
 from api.integrations import Integration, IntegrationCreate, IntegrationPublic, SecretsRotate
 from api.runtime import Runtime
+from api.schemas import links
 
 router = APIRouter(prefix="/v1/integrations", tags=["integrations"])
+_INTEGRATION = {"integration_id": "$response.body#/id"}
 
 
-@router.post("", status_code=201, response_model=IntegrationPublic)
+@router.post(
+    "",
+    status_code=201,
+    response_model=IntegrationPublic,
+    responses={
+        201: links(
+            GetIntegration=("get_integration_v1_integrations__integration_id__get", _INTEGRATION),
+            RotateSecrets=("rotate_secrets_v1_integrations__integration_id__secrets_put", _INTEGRATION),
+            DeleteIntegration=("delete_integration_v1_integrations__integration_id__delete", _INTEGRATION),
+        )
+    },
+)
 def create_integration(
     body: IntegrationCreate, runtime: RuntimeDep, principal: AdminKey
 ) -> IntegrationPublic:

@@ -12,6 +12,7 @@ from api.auth import KEY_PREFIX, create_key, is_active, list_keys, revoke_key, r
 from api.deps import AdminKey, RuntimeDep
 from api.errors import ConflictError, InvalidInput, NotFoundError
 from api.models import ApiKey, Scope
+from api.schemas import links
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"])
 
@@ -64,7 +65,17 @@ async def keys(runtime: RuntimeDep, principal: AdminKey) -> KeyList:
     return KeyList(keys=[KeyPublic.of(row) for row in rows])
 
 
-@router.post("", status_code=201, response_model=KeyCreated)
+@router.post(
+    "",
+    status_code=201,
+    response_model=KeyCreated,
+    responses={
+        201: links(
+            RotateKey=("rotate_v1_keys__key_id__rotate_post", {"key_id": "$response.body#/id"}),
+            RevokeKey=("revoke_v1_keys__key_id__delete", {"key_id": "$response.body#/id"}),
+        )
+    },
+)
 async def create(body: KeyCreate, runtime: RuntimeDep, principal: AdminKey) -> KeyCreated:
     try:
         row, secret = await run_in_threadpool(

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import AdminKey, AnyKey, KnowledgeDep
 from api.errors import InvalidInput, NotFoundError, PayloadTooLarge, UnsupportedMediaType
+from api.schemas import links
 from knowledge.ingest import ingest_bytes
 from knowledge.loaders import UnreadableDocument, UnsupportedDocument
 from knowledge.models import DocumentInfo, IngestReport, Passage
@@ -29,7 +30,19 @@ class SearchResults(BaseModel):
     passages: list[Passage]
 
 
-@router.post("/documents", status_code=201, response_model=IngestReport)
+@router.post(
+    "/documents",
+    status_code=201,
+    response_model=IngestReport,
+    responses={
+        201: links(
+            DeleteDocument=(
+                "delete_document_v1_knowledge_documents__document_id__delete",
+                {"document_id": "$response.body#/document_ids/0"},
+            )
+        )
+    },
+)
 async def upload_document(
     principal: AdminKey,
     kb: KnowledgeDep,

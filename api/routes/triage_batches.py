@@ -13,6 +13,7 @@ from api.batch_triage import BacklogTicket, ticket_text
 from api.deps import IntegrationKey, RuntimeDep
 from api.errors import InvalidInput, NotFoundError
 from api.limits import TurnSlot
+from api.schemas import links
 
 router = APIRouter(prefix="/v1/triage/batches", tags=["triage"])
 MAX_TICKETS = (
@@ -35,7 +36,15 @@ class BatchOut(BaseModel):
     usage: dict[str, Any] | None = None
 
 
-@router.post("", status_code=202, response_model=BatchOut, dependencies=[TurnSlot])
+@router.post(
+    "",
+    status_code=202,
+    response_model=BatchOut,
+    dependencies=[TurnSlot],
+    responses={
+        202: links(GetBatch=("get_batch_v1_triage_batches__batch_id__get", {"batch_id": "$response.body#/id"}))
+    },
+)
 async def create_batch(body: BatchIn, runtime: RuntimeDep, principal: IntegrationKey) -> BatchOut:
     """Queues the tickets (redacted first) for triage; poll GET /v1/triage/batches/{id} for the results.
     Refused (429) like a turn when the tenant's daily quota is spent or its turn slots are taken; the

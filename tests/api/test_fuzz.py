@@ -85,3 +85,21 @@ def test_a_nul_character_in_a_body_is_a_422_on_postgres(settings: Any, pg_engine
     with make_client(settings.model_copy(update={"database_url": url}), pg_engine) as client:
         created = client.post("/v1/conversations", json={"external_id": "t\x00"}, headers=headers)
     assert created.status_code == 422, created.text[:300]
+
+
+def test_openapi_links_name_real_operations_and_their_parameters(settings: Any, engine: Any) -> None:
+    """The links the soak's stateful schemathesis run follows: each target exists and takes the parameters."""
+    with make_client(settings, engine) as client:
+        document = client.get("/openapi.json").json()
+    operations = {op["operationId"]: op for item in document["paths"].values() for op in item.values()}
+    found = []
+    for item in document["paths"].values():
+        for operation in item.values():
+            for response in operation["responses"].values():
+                for name, link in (response.get("links") or {}).items():
+                    target = operations[link["operationId"]]
+                    accepted = {p["name"] for p in target.get("parameters", [])}
+                    assert set(link["parameters"]) <= accepted, (name, link, accepted)
+                    found.append(name)
+    assert {"SendMessage", "RetryTurn", "Decide", "DeleteDocument", "RevokeKey", "GetBatch"} <= set(found)
+    assert len(schemathesis.openapi.from_dict(document).as_state_machine().__dict__) > 0
