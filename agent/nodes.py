@@ -7,7 +7,7 @@ check to the exactly-once execution; the nodes only route them. Every tool call 
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 from langchain_core.messages import AIMessage, AnyMessage, SystemMessage, ToolMessage
 from langgraph.runtime import Runtime
@@ -26,8 +26,9 @@ from agent.spans import QUIET, tool_span, tracer
 from agent.state import AgentState
 from agent.tool_results import redact_result
 from agent.turns import ToolEvent, ToolStatus
-from tools import SENSITIVE_TOOLS, run_tool
-from tools.errors import PolicyViolation, ToolError
+from tools import SENSITIVE_TOOLS, parse_args, run_tool
+from tools.errors import BackendUnavailable, PolicyViolation, ToolError
+from tools.knowledge_search import SEARCH_K, SEARCH_KNOWLEDGE, passage_results
 
 SYSTEM_MESSAGE = SystemMessage(content=SYSTEM_PROMPT)
 
@@ -87,8 +88,29 @@ async def run_tools(state: AgentState, runtime: Runtime[TurnContext]) -> dict[st
     assert isinstance(last, AIMessage)
     results: list[ToolMessage] = []
     pending: list[dict[str, Any]] = []
+    passages: list[dict[str, Any]] = list(state.get("passages") or [])
     for call in last.tool_calls:
         call_id, name, args = str(call["id"]), call["name"], call.get("args") or {}
+        if name == SEARCH_KNOWLEDGE.name:
+            with tool_span(call_id, name) as span:
+                searched, outcome, found = await _search_knowledge(ctx, args, len(passages) + 1)
+                span.set_attribute("deskpilot.tool.status", outcome)
+            message, shown = await _tool_message(
+                ctx, call_id, name, args, searched, outcome, keep_result=True
+            )
+            # The passages join the turn's citable list as the model read them (redacted), so a reply's
+            # [n] markers resolve to them like to the automatic ones.
+            for passage, item in zip(found, (shown or {}).get("passages") or [], strict=False):
+                passages.append(
+                    {
+                        **passage,
+                        "title": item.get("title"),
+                        "section": item.get("section"),
+                        "text": item.get("passage"),
+                    }
+                )
+            results.append(message)
+            continue
         if name in SENSITIVE_TOOLS:
             with tool_span(call_id, name) as span:
                 event = await _propose(ctx, call_id, name, args)
@@ -114,7 +136,28 @@ async def run_tools(state: AgentState, runtime: Runtime[TurnContext]) -> dict[st
                 result, status = error.as_result(), "error"
             span.set_attribute("deskpilot.tool.status", status)
         results.append(await _tool_message(ctx, call_id, name, args, result, status))
-    return {"messages": results, "pending": pending}
+    update: dict[str, Any] = {"messages": results, "pending": pending}
+    if len(passages) != len(state.get("passages") or []):
+        update["passages"] = passages
+    return update
+
+
+async def _search_knowledge(
+    ctx: TurnContext, args: Any, first_number: int
+) -> tuple[dict[str, Any], ToolStatus, list[dict[str, Any]]]:
+    """The model's own query against the tenant's help centre. The query is searched as the model wrote
+    it (placeholders stay placeholders: the knowledge base never needs the customer's real values)."""
+    retriever = ctx.services.retriever
+    try:
+        _, parsed = parse_args(SEARCH_KNOWLEDGE.name, args)
+        if retriever is None:
+            raise BackendUnavailable("No help centre is configured for this assistant.")
+        query = str(parsed.query)  # type: ignore[attr-defined]
+        found = await run_in_threadpool(retriever.search, ctx.tenant, query, SEARCH_K)
+    except ToolError as error:
+        return error.as_result(), "error", []
+    result, passages = passage_results(found, first_number)
+    return result, "ok", passages
 
 
 async def _propose(ctx: TurnContext, call_id: str, name: str, args: dict[str, Any]) -> ToolEvent:
@@ -137,10 +180,33 @@ async def await_approval(state: AgentState, runtime: Runtime[TurnContext]) -> di
     return {"messages": messages, "pending": []}
 
 
+@overload
 async def _tool_message(
     ctx: TurnContext, call_id: str, name: str, args: Any, result: Any, status: str
-) -> ToolMessage:
-    """Redacts the result before the model (or the checkpoint) sees it, and records the call."""
+) -> ToolMessage: ...
+@overload
+async def _tool_message(
+    ctx: TurnContext,
+    call_id: str,
+    name: str,
+    args: Any,
+    result: Any,
+    status: str,
+    *,
+    keep_result: Literal[True],
+) -> tuple[ToolMessage, Any]: ...
+async def _tool_message(
+    ctx: TurnContext,
+    call_id: str,
+    name: str,
+    args: Any,
+    result: Any,
+    status: str,
+    *,
+    keep_result: bool = False,
+) -> ToolMessage | tuple[ToolMessage, Any]:
+    """Redacts the result before the model (or the checkpoint) sees it, and records the call;
+    `keep_result` also returns the redacted result."""
     redactor = ctx.services.redactor
     if redactor is not None:
         result, counts = await run_in_threadpool(
@@ -149,12 +215,13 @@ async def _tool_message(
         for entity, count in counts.items():
             ctx.redaction_counts[entity] = ctx.redaction_counts.get(entity, 0) + count
     await _note(ctx, ToolEvent(name, args, status, result, call_id))  # type: ignore[arg-type]
-    return ToolMessage(
+    message = ToolMessage(
         content=json.dumps(result, ensure_ascii=False, default=str),
         tool_call_id=call_id,
         name=name,
         status="error" if status == "error" else "success",
     )
+    return (message, result) if keep_result else message
 
 
 async def _note(ctx: TurnContext, event: ToolEvent) -> None:

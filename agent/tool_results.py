@@ -18,7 +18,7 @@ PERSONAL_FIELDS: dict[str, str] = {
     "customer_name": "PERSON",
     "recipient_name": "PERSON",
 }
-FREE_TEXT_FIELDS = frozenset({"note", "summary", "decision_note"})
+FREE_TEXT_FIELDS = frozenset({"note", "summary", "decision_note", "passage"})  # passage: search_knowledge
 
 
 def redact_result(

@@ -1,4 +1,8 @@
-"""The tool registry: TOOLS in a fixed order (part of the cached prompt prefix) and run_tool."""
+"""The tool registry: TOOLS in a fixed order (part of the cached prompt prefix) and run_tool.
+
+search_knowledge is listed here for its schema and argument checks; the agent node runs it, since the
+knowledge base is the agent's (tools.knowledge_search).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from tools.base import ToolContext, ToolSpec
 from tools.errors import InvalidArguments, ToolError
 from tools.escalation import ESCALATE_TO_HUMAN
+from tools.knowledge_search import SEARCH_KNOWLEDGE
 from tools.order_changes import CANCEL_ORDER, UPDATE_SHIPPING_ADDRESS
 from tools.orders import LOOKUP_ORDER
 from tools.refunds import ISSUE_REFUND, LOOKUP_REFUND
@@ -24,6 +29,7 @@ TOOLS: dict[str, ToolSpec] = {
         ISSUE_REFUND,
         CANCEL_ORDER,
         UPDATE_SHIPPING_ADDRESS,
+        SEARCH_KNOWLEDGE,  # last: appending keeps the earlier tools' bytes of the cached prefix
     )
 }
 SENSITIVE_TOOLS: frozenset[str] = frozenset(name for name, spec in TOOLS.items() if spec.sensitive)
