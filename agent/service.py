@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +19,7 @@ from langgraph.types import Command
 
 from agent.context import AgentServices, TurnContext
 from agent.offline import OFFLINE_MODEL_NAME
+from agent.pii.placeholders import PLACEHOLDER
 from agent.pricing import PRICES, ModelPrice, sum_usage
 from agent.prompts import PENDING_APPROVAL_REPLY, shop_message, staff_message
 from agent.spans import QUIET, tracer
@@ -26,6 +27,13 @@ from agent.streaming import PlaceholderStream
 from agent.turns import TurnEvent, TurnRequest, TurnResult, content_text, final_result
 
 CITATION_RE = re.compile(r"\[(\d{1,2})\]")
+
+# Checkpoints are written when a graph run ends (done, failed or paused for approval), not after every
+# step: a turn's steps cost one checkpoint instead of one per step plus their writes (issue 13). What a
+# crash mid-run loses is only work that is safe to do again: the turn is retried from its stored message
+# (reads run again; no change is made before staff approve, and approving pauses the run, which writes
+# the checkpoint the resume starts from). See AgentService.recover.
+DURABILITY = "exit"
 
 
 @dataclass
@@ -58,14 +66,24 @@ class AgentService:
     async def run_turn(self, request: TurnRequest) -> TurnResult:
         return await final_result(self.stream_turn(request))
 
-    async def stream_turn(self, request: TurnRequest) -> AsyncIterator[TurnEvent]:
-        """Yields token deltas (restored), tool calls as they finish, then the final TurnResult."""
+    async def stream_turn(
+        self, request: TurnRequest, *, refuse: Callable[[list[str]], None] | None = None
+    ) -> AsyncIterator[TurnEvent]:
+        """Yields token deltas (restored), tool calls as they finish, then the final TurnResult.
+
+        `refuse` sees the approvals the conversation is paused on (from the same checkpoint read that
+        tells where this turn's messages start) and may raise to refuse the turn."""
         text, counts = (
             (request.text, {})
             if request.redacted
             else await self.redact(request.tenant, request.conversation_id, request.text)
         )
-        async for event in self._run(request, {"messages": self._input(request, text)}, text, counts):
+        state = await self.graph.aget_state(_config(request.tenant, request.conversation_id))
+        if refuse is not None:
+            refuse(_pending(state))
+        before = len(state.values.get("messages", []))
+        graph_input = {"messages": self._input(request, text)}
+        async for event in self._run(request, graph_input, text, counts, before=before):
             yield event
 
     async def resume(self, request: TurnRequest) -> TurnResult:
@@ -89,15 +107,12 @@ class AgentService:
             return await final_result(self._run(request, graph_input, request.text, {}, before=before))
         assert at is not None
         return await final_result(
-            self._run(request, None, request.text, {}, before=at + 1, run=bool(state.next))
+            self._run(request, None, request.text, {}, before=at + 1, run=bool(state.next), state=state)
         )
 
     async def pending_approvals(self, tenant: str, conversation_id: str) -> list[str]:
         """Approval ids the conversation's graph is paused on (empty when it is not paused)."""
-        state = await self.graph.aget_state(_config(tenant, conversation_id))
-        if "await_approval" not in (state.next or ()):
-            return []
-        return [p["approval_id"] for p in state.values.get("pending") or []]
+        return _pending(await self.graph.aget_state(_config(tenant, conversation_id)))
 
     def _input(self, request: TurnRequest, text: str) -> list[AnyMessage]:
         """Staff replies and notes since the last turn, then the customer's message (none for a draft)."""
@@ -131,8 +146,12 @@ class AgentService:
         *,
         before: int | None = None,
         run: bool = True,
+        state: Any = None,
     ) -> AsyncIterator[TurnEvent]:
-        """Streams one graph run; `before` is where this turn's messages start (default: the end now)."""
+        """Streams one graph run; `before` is where this turn's messages start (default: the end now).
+
+        The state the reply is read from is the run's last `values` event (an interrupt shows in its
+        `updates`), so no checkpoint is read back after the run; `state` is used when nothing runs."""
         ctx = self._context(request)
         config = _config(request.tenant, request.conversation_id)
         if before is None:
@@ -142,9 +161,21 @@ class AgentService:
         streaming: tuple[Any, Any] = (None, None)  # (graph step, model call) whose tokens went out
         reported = 0
         graph: Any = self.graph  # astream's overloads do not cover a list of stream modes with a context
-        updates = graph.astream(graph_input, config, context=ctx, stream_mode=["messages", "updates"])
+        values: dict[str, Any] | None = None
+        paused = False
+        updates = graph.astream(
+            graph_input,
+            config,
+            context=ctx,
+            stream_mode=["messages", "updates", "values"],
+            durability=DURABILITY,
+        )
         async for mode, payload in updates if run else _nothing():
-            if mode == "messages":
+            if mode == "values":
+                values = payload
+            elif mode == "updates":
+                paused = paused or "__interrupt__" in payload
+            elif mode == "messages":
                 chunk, meta = payload
                 if meta.get("langgraph_node") == "model" and isinstance(chunk, AIMessageChunk):
                     text = content_text(chunk.content)
@@ -163,16 +194,17 @@ class AgentService:
                 reported += 1
         if tail := stream.flush():
             yield TurnEvent("token", tail)
-        state = await self.graph.aget_state(config)
-        paused = "await_approval" in (state.next or ())
-        yield TurnEvent("final", self._result(request, state.values, before, paused, user_text, counts, ctx))
+        if values is None:  # nothing ran: the reply is in the checkpoint
+            state = state or await self.graph.aget_state(config)
+            values, paused = state.values, "await_approval" in (state.next or ())
+        result = self._result(request, values, before, paused, user_text, counts, ctx, restore)
+        yield TurnEvent("final", result)
 
     def _restorer(self, request: TurnRequest) -> Any:
         redactor: Any = self.services.redactor
         if redactor is None:
             return lambda text: text
-        scope = {"tenant": request.tenant, "conversation_id": request.conversation_id}
-        return lambda text: redactor.restore(text, **scope)
+        return TurnRestorer(redactor, request.tenant, request.conversation_id)
 
     def _result(
         self,
@@ -183,6 +215,7 @@ class AgentService:
         user_text: str,
         counts: dict[str, int],
         ctx: TurnContext,
+        restore: Any,
     ) -> TurnResult:
         this_turn = values.get("messages", [])[before:]
         replies = [m for m in this_turn if isinstance(m, AIMessage)]
@@ -205,7 +238,7 @@ class AgentService:
         passages = values.get("passages") or []
         return TurnResult(
             conversation_id=request.conversation_id,
-            reply=self._restorer(request)(reply_redacted),
+            reply=restore(reply_redacted),
             reply_redacted=reply_redacted,
             user_text_redacted=user_text,
             citations=used_citations(reply_redacted, passages),
@@ -220,9 +253,36 @@ class AgentService:
         )
 
 
+class TurnRestorer:
+    """Placeholders back to real values for one turn's reply. Each placeholder is looked up in the vault
+    once per turn, not again for every streamed delta that holds it and once more for the whole reply:
+    those lookups are database reads on the event loop. Scoped to one tenant's conversation and one turn,
+    so nothing is shared across tenants."""
+
+    def __init__(self, redactor: Any, tenant: str, conversation_id: str) -> None:
+        self._redactor = redactor
+        self._scope = {"tenant": tenant, "conversation_id": conversation_id}
+        self._known: dict[str, str] = {}
+
+    def __call__(self, text: str) -> str:
+        found = {match.group(0) for match in PLACEHOLDER.finditer(text)}
+        if not found:
+            return text
+        for placeholder in found - self._known.keys():
+            self._known[placeholder] = self._redactor.restore(placeholder, **self._scope)
+        return PLACEHOLDER.sub(lambda match: self._known[match.group(0)], text)
+
+
 async def _nothing() -> AsyncIterator[tuple[str, Any]]:
     return
     yield
+
+
+def _pending(state: Any) -> list[str]:
+    """Approval ids a checkpoint is paused on (empty when it is not paused)."""
+    if "await_approval" not in (state.next or ()):
+        return []
+    return [p["approval_id"] for p in state.values.get("pending") or []]
 
 
 def thread_id(tenant: str, conversation_id: str) -> str:

@@ -388,7 +388,7 @@ class ConversationService:
     async def retry_turn(
         self, *, tenant: str, conversation_id: str, turn_id: str, actor: str | None
     ) -> TurnResult:
-        """Runs a failed turn again from the graph's checkpoint: tool calls already made are not redone."""
+        """Runs a failed turn again from the graph's checkpoint: approved changes are not redone."""
         conversation = self.get(tenant=tenant, conversation_id=conversation_id)
         turn = self.turns.get(tenant, turn_id)
         if turn is None or turn.conversation_id != conversation_id:
@@ -502,21 +502,18 @@ class ConversationService:
         async def guard() -> None:
             await self._refuse_while_waiting(request.tenant, request.conversation_id)
 
-        return self.turns.run(
-            turn,
-            events or (lambda: self.agent.stream_turn(request)),
-            store=store,
-            guard=None if locked else guard,
-            locked=locked,
-        )
+        if events is None:
+            # A new turn checks for a pending approval on the checkpoint it reads anyway (one read).
+            return self.turns.run(
+                turn,
+                lambda: self.agent.stream_turn(request, refuse=None if locked else _refuse_pending),
+                store=store,
+                locked=locked,
+            )
+        return self.turns.run(turn, events, store=store, guard=None if locked else guard, locked=locked)
 
     async def _refuse_while_waiting(self, tenant: str, conversation_id: str) -> None:
-        if waiting := await self.agent.pending_approvals(tenant, conversation_id):
-            raise ConflictError(
-                "this conversation is waiting for a staff member to review a request; "
-                "send new messages once it has been decided",
-                pending_approvals=waiting,
-            )
+        _refuse_pending(await self.agent.pending_approvals(tenant, conversation_id))
 
     def resolve_customer(self, conversation: Conversation, customer_id: str | None) -> str | None:
         if conversation.customer_id and customer_id and customer_id != conversation.customer_id:
@@ -531,6 +528,15 @@ class ConversationService:
     def _require_customer(self, tenant: str, customer_id: str) -> None:
         if self.agent.services.backend.get_customer(tenant, customer_id) is None:
             raise NotFoundError(f"customer {customer_id} not found")
+
+
+def _refuse_pending(waiting: list[str]) -> None:
+    if waiting:
+        raise ConflictError(
+            "this conversation is waiting for a staff member to review a request; "
+            "send new messages once it has been decided",
+            pending_approvals=waiting,
+        )
 
 
 async def _as_events(result: Any) -> AsyncIterator[TurnEvent]:

@@ -7,7 +7,9 @@
 3. **Finish**: the reply, its usage, the turn's `done` status and the `reply.sent` event commit together;
    any failure marks the turn `failed` (the error's type only, never its text), and it can be retried.
 4. **Recover**: a turn whose process was killed stays `running` until the maintenance sweep marks it
-   `failed`; a retry continues from the graph's last checkpoint, so tool calls already made are not redone.
+   `failed`; a retry continues from the graph's last checkpoint. The graph writes its checkpoint when a
+   run ends (agent.service.DURABILITY), so a run killed midway is retried from its stored message: reads
+   run again, while changes are made only after an approval, which pauses the run on a checkpoint.
 """
 
 from __future__ import annotations
@@ -321,10 +323,12 @@ class TurnRunner:
                         latency_ms=call["latency_ms"],
                     )
                 )
-            row = session.get(Turn, turn.id)
-            assert row is not None
-            row.status, row.error, row.finished_at, row.reply_message_id = "done", None, utcnow(), reply.id
-            session.add(row)
+            # One UPDATE, without reading the row back first: nothing else of it changes here.
+            session.execute(
+                update(Turn)
+                .where(col(Turn.id) == turn.id)
+                .values(status="done", error=None, finished_at=utcnow(), reply_message_id=reply.id)
+            )
             self.audit.append(
                 session,
                 tenant=conversation.tenant,
