@@ -43,7 +43,8 @@ def eval_cmd(
         bool,
         typer.Option(
             help=f"CI's run: tools in full, retrieval on the demo set only, PII on the first "
-            f"{QUICK_PII_SENTENCES} sentences, one injection attack per category; results.json says so."
+            f"{QUICK_PII_SENTENCES} sentences (ours only), one injection attack per category; "
+            "results.json says so."
         ),
     ] = False,
 ) -> None:
@@ -69,7 +70,7 @@ def eval_cmd(
     if quick:
         results["quick"] = {
             "retrieval": "demo set only (tau2 banking not embedded)",
-            "pii": f"first {QUICK_PII_SENTENCES} sentences",
+            "pii": f"first {QUICK_PII_SENTENCES} sentences, ours only (no stock Presidio)",
             "injection": "one attack per category",
         }
         attacks_per_category = attacks_per_category or 1
@@ -110,7 +111,9 @@ def eval_cmd(
                 progress("pii: presidio-research synth set (ours, then stock)", 0, 1)
                 from api.eval import pii
 
-                results["suites"]["pii"] = pii.run(data_dir, limit=QUICK_PII_SENTENCES if quick else None)
+                results["suites"]["pii"] = pii.run(
+                    data_dir, stock=not quick, limit=QUICK_PII_SENTENCES if quick else None
+                )
                 progress("pii: presidio-research synth set (ours, then stock)", 1, 1)
             elif name == "injection":
                 from api.eval import injection
