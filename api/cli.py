@@ -48,6 +48,9 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Default: DESKPILOT_PORT or 8000.")] = None,
 ) -> None:
     """Start the HTTP API. On first start with no keys, prints a bootstrap admin key once."""
+    from api.memory import serve_tuning
+
+    serve_tuning()  # glibc malloc: 2 arenas, large blocks in their own mappings (api/memory.py)
     import uvicorn
 
     from api.auth import create_key, has_any_key

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
+from api import memory
 from api.edge import install_edge
 from api.errors import document_errors, install_error_handlers
 from api.limits import Limits
@@ -38,7 +41,7 @@ from api.routes import (
     webhooks,
 )
 from api.routes.docs import install_docs
-from api.runtime import open_runtime
+from api.runtime import open_runtime, warm_up
 from api.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -57,8 +60,15 @@ def create_app(settings: Settings | None = None, **runtime_overrides: Any) -> Fa
             maintenance(runtime),
         ):
             runtime.audit.listeners.append(runtime.conversations.metrics.observe_audit)
+            # Ready means a turn is served at full speed: its one-off costs are paid before the app answers.
+            await run_in_threadpool(warm_up, runtime, settings.warm_up_tenants)
+            memory.settle()
+            trimmer = asyncio.create_task(memory.trim_periodically())
             app.state.runtime = runtime
-            yield
+            try:
+                yield
+            finally:
+                trimmer.cancel()
 
     app = FastAPI(
         title="Deskpilot",

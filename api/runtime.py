@@ -143,6 +143,36 @@ async def open_checkpointer(settings: Settings, stack: AsyncExitStack) -> BaseCh
     return await stack.enter_async_context(AsyncSqliteSaver.from_conn_string(str(settings.checkpoint_path)))
 
 
+WARM_UP_TEXT = "Hi, I'm Jane Doe (jane.doe@example.com, +1 415 555 0100). Where is my order ORD-1001?"
+
+
+def warm_up(runtime: Runtime, max_tenants: int) -> None:
+    """Pays the first turn's one-off costs before the app reports ready: spaCy's and the recognizers'
+    first analysis, the embedder's first run, and each warmed tenant's corpus, BM25 index and Chroma
+    segment (measured: about a second of CPU on the 698 tau2 documents, otherwise paid by the first turn).
+
+    A failure here only leaves that work to the first request, so it is logged, not raised."""
+    if runtime.redactor is not None:
+        runtime.redactor.analyzer.analyze(text=WARM_UP_TEXT, language=runtime.redactor.language)
+    if runtime.knowledge is None or max_tenants <= 0:
+        return
+    try:
+        for tenant in knowledge_tenants(runtime.knowledge)[:max_tenants]:
+            runtime.knowledge.search(tenant, WARM_UP_TEXT, k=1)
+    except Exception:  # noqa: BLE001 - /readyz reports a knowledge base that is down
+        log.warning("knowledge base warm-up failed; first searches load it", exc_info=True)
+
+
+def knowledge_tenants(knowledge: Any) -> list[str]:
+    """Tenants with a collection under this provider (KnowledgeBase names them `dp-<provider>-...`)."""
+    prefix = f"dp-{knowledge.provider}-"
+    return sorted(
+        str(collection.metadata["tenant"])
+        for collection in knowledge.client.list_collections()
+        if collection.name.startswith(prefix) and (collection.metadata or {}).get("tenant")
+    )
+
+
 @asynccontextmanager
 async def open_runtime(settings: Settings, **overrides: Any) -> AsyncIterator[Runtime]:
     """Everything a request needs; `overrides` replace parts (tests pass a redactor or knowledge base)."""

