@@ -225,6 +225,7 @@ CONVERSATION_LINKS = links(
     Handback=("handback_v1_conversations__conversation_id__handback_post", _CONVERSATION),
     ForgetPersonalData=("forget_personal_data_v1_conversations__conversation_id__pii_delete", _CONVERSATION),
 )
+_APPROVAL = {"approval_id": "$response.body#/pending_approval"}
 _TURN = {"conversation_id": "$response.body#/conversation_id", "turn_id": "$response.body#/turn_id"}
 TURN_LINKS = links(
     RetryTurn=("retry_turn_v1_conversations__conversation_id__turns__turn_id__retry_post", _TURN),
@@ -236,6 +237,6 @@ TURN_LINKS = links(
         "draft_used_v1_conversations__conversation_id__drafts__message_id__used_post",
         {"conversation_id": "$response.body#/conversation_id", "message_id": "$response.body#/message_id"},
     ),
-    GetApproval=("get_approval_v1_approvals__approval_id__get", {"approval_id": "$response.body#/pending_approval"}),
-    Decide=("decide_v1_approvals__approval_id__post", {"approval_id": "$response.body#/pending_approval"}),
+    GetApproval=("get_approval_v1_approvals__approval_id__get", _APPROVAL),
+    Decide=("decide_v1_approvals__approval_id__post", _APPROVAL),
 )

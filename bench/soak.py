@@ -490,7 +490,9 @@ class TimeUp(Exception):
     """A run's share of the time is over (raised between steps, so no request is cut off)."""
 
 
-def schemathesis_run(schema: Any, base: str, headers: dict[str, str], label: str, until: float, tally: Tally) -> None:
+def schemathesis_run(
+    schema: Any, base: str, headers: dict[str, str], label: str, until: float, tally: Tally
+) -> None:
     """Every operation with generated data (each response checked with all of schemathesis' checks), then
     stateful sequences that follow the OpenAPI links (a conversation created, then messaged, drafted,
     handed back, forgotten; a message answered, then its turn retried, its approval decided...)."""

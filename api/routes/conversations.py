@@ -321,7 +321,7 @@ def turn_out(result: TurnResult, runtime: Runtime, principal: Principal, redacte
 
 
 def degraded_reason(result: TurnResult) -> str | None:
-    """The knowledge base's outage (set by api.fail_soft_kb), else the model's: the offline engine answered."""
+    """The knowledge base's outage (set by api.fail_soft_kb), else the model's (the offline engine)."""
     if result.degraded_reason:
         return result.degraded_reason
     return "model_unavailable" if result.degraded else None

@@ -42,7 +42,9 @@ class BatchOut(BaseModel):
     response_model=BatchOut,
     dependencies=[TurnSlot],
     responses={
-        202: links(GetBatch=("get_batch_v1_triage_batches__batch_id__get", {"batch_id": "$response.body#/id"}))
+        202: links(
+            GetBatch=("get_batch_v1_triage_batches__batch_id__get", {"batch_id": "$response.body#/id"})
+        )
     },
 )
 async def create_batch(body: BatchIn, runtime: RuntimeDep, principal: IntegrationKey) -> BatchOut:

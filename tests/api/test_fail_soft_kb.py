@@ -45,16 +45,19 @@ def test_a_reply_written_without_the_knowledge_base_is_marked_degraded_and_says_
     question = {"content": "How long do refunds take?"}
 
     def start(client: Any) -> str:
-        return str(client.post("/v1/conversations", json={"customer_id": "CUS-1001"}, headers=headers).json()["id"])
+        created = client.post("/v1/conversations", json={"customer_id": "CUS-1001"}, headers=headers)
+        return str(created.json()["id"])
 
     with make_client(settings, seeded_engine, knowledge=DownKnowledgeBase()) as client:
         conversation = start(client)
-        down = client.post(f"/v1/conversations/{conversation}/messages", json=question, headers=headers).json()
+        down = client.post(f"/v1/conversations/{conversation}/messages", json=question,
+                           headers=headers).json()
         streamed = client.post(f"/v1/conversations/{conversation}/messages", json=question,
                                headers={**headers, "Accept": "text/event-stream"})
         stored = client.get(f"/v1/conversations/{conversation}", headers=headers).json()["messages"]
         completion = client.post("/v1/chat/completions", headers=headers, json={
-            "model": "deskpilot", "messages": [{"role": "user", "content": "How long do refunds take?"}]}).json()
+            "model": "deskpilot", "messages": [{"role": "user", "content": "How long do refunds take?"}],
+        }).json()
     with make_client(settings, seeded_engine, knowledge=demo_knowledge) as client:
         up = client.post(f"/v1/conversations/{start(client)}/messages", json=question, headers=headers).json()
 

@@ -65,7 +65,7 @@ AUDIT_EDGE_CASES = [
 
 
 @pytest.mark.postgres
-def test_audit_query_edge_cases_on_postgres(settings: Any, pg_engine: Any) -> None:
+def test_audit_query_edge_cases_on_postgres(settings: Any, pg_engine: Any) -> None:  # noqa: F811
     url = pg_engine.url.render_as_string(hide_password=False)
     headers = bearer(pg_engine, "default", ("admin",))
     answers = {}
@@ -78,7 +78,9 @@ def test_audit_query_edge_cases_on_postgres(settings: Any, pg_engine: Any) -> No
 
 
 @pytest.mark.postgres
-def test_a_nul_character_in_a_body_is_a_422_on_postgres(settings: Any, pg_engine: Any) -> None:
+def test_a_nul_character_in_a_body_is_a_422_on_postgres(
+    settings: Any, pg_engine: Any  # noqa: F811 - the fixture imported above
+) -> None:
     """The same refusal through any route: a message whose text holds NUL."""
     url = pg_engine.url.render_as_string(hide_password=False)
     headers = bearer(pg_engine, "default", ("agent",))

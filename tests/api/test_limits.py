@@ -230,7 +230,9 @@ def test_counters_that_cannot_be_reached_do_not_stop_the_service(settings: Any) 
     away.slots.release("t", slot)
 
 
-def test_a_tenant_admin_cannot_raise_its_limits_above_the_service_wide_ones(settings: Any, engine: Any) -> None:
+def test_a_tenant_admin_cannot_raise_its_limits_above_the_service_wide_ones(
+    settings: Any, engine: Any
+) -> None:
     limited = settings.model_copy(update={"tenant_rate_limit_per_minute": 3, "tenant_concurrent_turns": 4})
     admin = bearer(engine, scopes=("admin",))
     with make_client(limited, engine) as client:
@@ -280,10 +282,12 @@ def test_completions_batches_and_approvals_take_the_daily_quota_and_turn_slots(
     from api.tenants import TenantSettingsPatch
 
     headers = bearer(seeded_engine, scopes=("agent", "integration", "admin", "approve"))
-    completion = {"model": "deskpilot", "messages": [{"role": "user", "content": "How long do refunds take?"}]}
+    question = [{"role": "user", "content": "How long do refunds take?"}]
+    completion = {"model": "deskpilot", "messages": question}
     batch = {"tickets": [{"id": "T-1", "subject": "Refund", "text": "Where is my refund?"}]}
     with make_client(settings, seeded_engine) as client:
-        client.app.state.runtime.tenants.update("default", TenantSettingsPatch(daily_token_quota=1000), actor="t")
+        tenants = client.app.state.runtime.tenants
+        tenants.update("default", TenantSettingsPatch(daily_token_quota=1000), actor="t")
         before = client.post("/v1/chat/completions", json=completion, headers=headers)
         add_usage(seeded_engine, "default", tokens=5000, cost=0.1)
         spent = {
@@ -292,7 +296,7 @@ def test_completions_batches_and_approvals_take_the_daily_quota_and_turn_slots(
             "approval": client.post("/v1/approvals/apr_none", json={"decision": "approve"}, headers=headers),
         }
         # Slots: with every one of the tenant's turn slots taken, the same routes wait their turn.
-        client.app.state.runtime.tenants.update("default", TenantSettingsPatch(daily_token_quota=None), actor="t")
+        tenants.update("default", TenantSettingsPatch(daily_token_quota=None), actor="t")
         limits = client.app.state.limits
         limits._overrides.clear()
         limits.settings = limits.settings.model_copy(update={"tenant_concurrent_turns": 1})

@@ -9,7 +9,9 @@ from tests.conftest import make_client
 
 
 def test_one_slack_user_flooding_the_bot_is_limited_and_others_are_not(
-    slack_settings: Any, seeded_engine: Any, slack: Any
+    slack_settings: Any,  # noqa: F811 - the fixture imported above
+    seeded_engine: Any,
+    slack: Any,  # noqa: F811
 ) -> None:
     limited = slack_settings.model_copy(
         update={"sender_rate_limit_per_minute": 2, "integration_rate_limit_per_minute": 4}
