@@ -109,6 +109,8 @@ def _tools_md(suite: dict[str, Any]) -> list[str]:
         + str(sum(v for k, v in agreement.items() if k not in ("accepted", "error in tau2 too"))),
         "- forbidden variants of accepted writes: "
         + ", ".join(f"{v} {k}" for k, v in suite["forbidden_variants"].items()),
+        "- the same, approved without the check (the store's own policy check alone): "
+        + ", ".join(f"{v} {k}" for k, v in suite.get("forbidden_variants_approved_unchecked", {}).items()),
         _model_run_line(suite),
         "",
         "| tool | " + " | ".join(suite["outcomes"]) + " |",

@@ -180,6 +180,8 @@ def replay(
     by_tool: dict[str, Counter[str]] = {}
     disagreements: list[dict[str, Any]] = []
     forbidden: Counter[str] = Counter()
+    forbidden_in_store: Counter[str] = Counter()
+    unchecked = EvalApprovals()  # approvals of calls whose check was skipped on purpose, not counted
     approvals = EvalApprovals()
     tasks_all_accepted = 0
 
@@ -216,6 +218,15 @@ def replay(
                 result, reason = call(name, changed, trial, approvals)
                 same_rule = result == "refused" and reason["rule"] == rule
                 forbidden["refused for the policy's reason" if same_rule else f"not refused ({result})"] += 1
+                # Approved without the check: the store's own policy check must still refuse it.
+                direct = Session(session.backend.copy_for(arguments["order_id"]), session.user_id)
+                stored, why = call(name, changed, direct, unchecked, precheck=False)
+                in_store = stored == "refused" and why["rule"] == rule
+                forbidden_in_store["refused" if in_store else f"not refused ({stored})"] += 1
+                if not in_store:
+                    disagreements.append(
+                        {"task": task["id"], "action": f"{name} ({what}, unchecked)", "outcome": stored}
+                    )
                 if not same_rule:
                     disagreements.append(
                         {
@@ -240,6 +251,7 @@ def replay(
         "agreement": dict(agreement),
         "by_tool": {name: dict(c) for name, c in sorted(by_tool.items())},
         "forbidden_variants": dict(forbidden),
+        "forbidden_variants_approved_unchecked": dict(forbidden_in_store),
         "approvals_granted_by_eval": approvals.granted,
         "disagreements": disagreements,
         "reference": {"tau_bench_gpt4o_retail_pass1": 0.604},

@@ -329,8 +329,14 @@ Outcome = tuple[str, Any]
 Approve = Callable[[str, BaseModel, list[str]], str | None]
 
 
-def call(name: str, arguments: dict[str, Any], session: Session, approve: Approve) -> Outcome:
-    """Validate, check and get an approval for a sensitive tool, run; expected failures become outcomes."""
+def call(
+    name: str, arguments: dict[str, Any], session: Session, approve: Approve, *, precheck: bool = True
+) -> Outcome:
+    """Validate, check and get an approval for a sensitive tool, run; expected failures become outcomes.
+
+    `precheck=False` skips the check before the approval (as if a staff member approved a call the check
+    never saw), to show that the store itself still refuses what the policy forbids.
+    """
     tool = TAU2_TOOLS.get(name)
     if tool is None:
         return "unsupported", f"no tool named {name}"
@@ -341,7 +347,7 @@ def call(name: str, arguments: dict[str, Any], session: Session, approve: Approv
     ctx = session.context()
     try:
         if tool.check is not None:
-            checks = tool.check(args, ctx)
+            checks = tool.check(args, ctx) if precheck else []
             approval_id = approve(name, args, checks)
             if approval_id is None:
                 return "pending_approval", checks
