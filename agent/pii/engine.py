@@ -13,7 +13,7 @@ from pathlib import Path  # noqa: E402
 import spacy  # noqa: E402
 from presidio_analyzer import AnalyzerEngine, RecognizerRegistry  # noqa: E402
 from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer  # noqa: E402
-from presidio_analyzer.nlp_engine import NlpEngineProvider  # noqa: E402
+from presidio_analyzer.nlp_engine import NerModelConfiguration, NlpEngineProvider, SpacyNlpEngine  # noqa: E402
 
 from agent.pii.analyzer import DeskpilotAnalyzer  # noqa: E402
 from agent.pii.recognizers import custom_recognizers  # noqa: E402
@@ -45,6 +45,11 @@ REPLACED_RECOGNIZERS = {
 }
 
 
+# spaCy components nothing reads: the dependency parser (NameRoleRecognizer reads word order, tags and
+# lemmas instead). Not loading it saves about a sixth of the pipeline's time per message, and its weights.
+EXCLUDED_PIPES = ("parser",)
+
+
 class ModelNotInstalled(RuntimeError):
     """The configured spaCy model is neither an installed package nor a directory (we never download)."""
 
@@ -60,6 +65,31 @@ def nlp_configuration(spacy_model: str) -> dict[str, object]:
             "low_score_entity_names": [],
         },
     }
+
+
+class DeskpilotNlpEngine(SpacyNlpEngine):
+    """Presidio's spaCy engine, loading the model without the components in `exclude` (never downloading)."""
+
+    def __init__(self, *args: object, exclude: tuple[str, ...] = EXCLUDED_PIPES, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.exclude = exclude
+
+    def load(self) -> None:
+        self.nlp = {
+            model["lang_code"]: spacy.load(model["model_name"], exclude=list(self.exclude))
+            for model in self.models
+        }
+
+
+def nlp_engine(spacy_model: str) -> DeskpilotNlpEngine:
+    """The loaded NLP engine for one installed spaCy model (package name or path)."""
+    config = nlp_configuration(spacy_model)
+    engine = DeskpilotNlpEngine(
+        models=config["models"],
+        ner_model_configuration=NerModelConfiguration.from_dict(config["ner_model_configuration"]),  # type: ignore[arg-type]
+    )
+    engine.load()
+    return engine
 
 
 def _check_model(spacy_model: str) -> None:
@@ -83,19 +113,19 @@ def build_analyzer(
 ) -> AnalyzerEngine:
     """Build the analyzer once at start-up (~1 s); it is thread-safe for analysis and meant to be shared."""
     _check_model(spacy_model)
-    nlp_engine = NlpEngineProvider(nlp_configuration=nlp_configuration(spacy_model)).create_engine()
+    engine = nlp_engine(spacy_model)
     registry = RecognizerRegistry(supported_languages=[LANGUAGE])
-    registry.load_predefined_recognizers(languages=[LANGUAGE], nlp_engine=nlp_engine)
+    registry.load_predefined_recognizers(languages=[LANGUAGE], nlp_engine=engine)
     for name in REPLACED_RECOGNIZERS:
         registry.remove_recognizer(name)
-    words = english_words(nlp_engine.nlp[LANGUAGE])  # type: ignore[attr-defined]
+    words = english_words(engine.nlp[LANGUAGE])  # type: ignore[index]
     for recognizer in custom_recognizers(words):
         registry.add_recognizer(recognizer)
     # Labels such as "office"/"fax" often follow a number in contact blocks, so look two words ahead too.
     enhancer = LemmaContextAwareEnhancer(context_prefix_count=5, context_suffix_count=2)
     return DeskpilotAnalyzer(
         registry=registry,
-        nlp_engine=nlp_engine,
+        nlp_engine=engine,
         supported_languages=[LANGUAGE],
         context_aware_enhancer=enhancer,
         default_score_threshold=score_threshold,

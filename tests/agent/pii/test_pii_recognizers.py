@@ -193,3 +193,52 @@ def test_results_never_overlap(pii_analyzer: DeskpilotAnalyzer) -> None:
     results = sorted(pii_analyzer.analyze(text, "en"), key=lambda r: r.start)
     assert results
     assert all(a.end <= b.start for a, b in zip(results, results[1:], strict=False))
+
+
+# --- the pipeline runs without the dependency parser (issue 14: redaction latency) ----------------------
+
+
+def test_the_parser_is_not_loaded(pii_analyzer: DeskpilotAnalyzer) -> None:
+    pipes = pii_analyzer.nlp_engine.nlp["en"].pipe_names  # type: ignore[attr-defined]
+    assert "parser" not in pipes and {"ner", "tagger", "lemmatizer"} <= set(pipes)
+
+
+ROLE_NAMES = [
+    ("Daniela C Capon lives at 92597 Jahu 80, Liiva", "Daniela C Capon"),
+    ("Weronika Martinsen will be talking in the conference", "Weronika Martinsen"),
+    ("I want to add Miki C Kristiansen as a beneficiary to my account", "Miki C Kristiansen"),
+    ("Sometimes people call me Piusz", "Piusz"),
+    ("I'm so jealous! said Felix to Linda", "Linda"),
+    ("Warrane, can I please speak to your boss?", "Warrane"),
+]
+
+
+@pytest.mark.parametrize(("text", "name"), ROLE_NAMES, ids=[n for _, n in ROLE_NAMES])
+def test_names_by_their_role_without_a_parse(pii_analyzer: DeskpilotAnalyzer, text: str, name: str) -> None:
+    from agent.pii.recognizers.person_roles import NameRoleRecognizer
+
+    artifacts = pii_analyzer.nlp_engine.process_text(text, "en")
+    found = [text[r.start : r.end] for r in NameRoleRecognizer().analyze(text, ["PERSON"], artifacts)]
+    assert name in found
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Cool, what's the address? Oh do they serve vegan food?",
+        "Great, thanks. The Summit Light 2 tent arrived.",
+        "Your Lake Tahoe kayak paddle page says 20% off until October 5.",
+    ],
+)
+def test_no_role_names_in_ordinary_sentences(pii_analyzer: DeskpilotAnalyzer, text: str) -> None:
+    assert not [r for r in pii_analyzer.analyze(text, "en") if r.entity_type == "PERSON"], text
+
+
+def test_dialable_phones_skip_our_ids_and_find_canadian_numbers() -> None:
+    from agent.pii.recognizers.phone import DialablePhoneRecognizer
+
+    recognizer = DialablePhoneRecognizer()
+    assert "CA" not in recognizer.supported_regions and "US" in recognizer.supported_regions
+    text = "Order ORD-416555 (ref TCK-4165550199): call me on (416) 555-0199 or +1 604 555 0142."
+    found = [text[r.start : r.end] for r in recognizer.analyze(text, ["PHONE_NUMBER"])]
+    assert found == ["(416) 555-0199", "+1 604 555 0142"]
