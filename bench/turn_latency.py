@@ -46,12 +46,23 @@ class WriteCounter:
         from sqlalchemy import event
 
         self.counts: Counter[str] = Counter()
-        event.listen(runtime.engine, "commit", lambda _conn: self.counts.update(["sql_commits"]))
+        event.listen(runtime.engine, "before_cursor_execute", self._statement)
+        event.listen(runtime.engine, "commit", self._commit)
         graph = runtime.agent.graph
         saver = graph.checkpointer
         for name, label in (("aput", "checkpoint_puts"), ("aput_writes", "checkpoint_writes")):
             setattr(saver, name, self._counted(getattr(saver, name), label))
         graph.aget_state = self._counted(graph.aget_state, "aget_state")
+
+    def _statement(self, conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip()[:6].upper() in ("INSERT", "UPDATE", "DELETE"):
+            conn.info["deskpilot.wrote"] = True
+
+    def _commit(self, conn: Any) -> None:
+        """Every commit, and apart those of transactions that wrote (a read's commit writes nothing)."""
+        self.counts["sql_commits"] += 1
+        if conn.info.pop("deskpilot.wrote", False):
+            self.counts["sql_write_transactions"] += 1
 
     def _counted(self, method: Any, label: str) -> Any:
         async def counted(*args: Any, **kwargs: Any) -> Any:
