@@ -9,7 +9,11 @@ How each size is filled, so the run stays within a few minutes on 2 cores:
 - 10k and 100k chunks get precomputed random unit vectors written straight to Chroma (embedding 100k
   chunks would take most of an hour here). Their rate is the storage-side rate only.
 Chunk texts are synthetic: sentences of the bundled help articles, shuffled, plus SKU-like codes, so the
-keyword index sees a realistic vocabulary. Queries are real questions (embedded for real every time).
+keyword index sees a realistic vocabulary. Queries are real questions (embedded for real every time):
+short ones (the demo questions, ~50 characters) in every mode, and long ones (~500 characters: several
+questions in one message, as customers write them) in hybrid mode, where they are searched piece by piece.
+For the long query it also counts the embedding calls and tokens per search: those do not depend on how
+loaded the machine is, the milliseconds do.
 """
 
 from __future__ import annotations
@@ -31,7 +35,9 @@ from knowledge.store import KnowledgeBase, SearchMode
 SIZES = (1_000, 10_000, 100_000)
 REAL_EMBEDDING_UP_TO = 1_000
 QUERIES_PER_MODE = 60
+LONG_CHARS = 500
 MODES: tuple[SearchMode, ...] = ("hybrid", "vector", "keyword")
+LONG = "hybrid 500"  # the long query's column
 OUT = Path(__file__).resolve().parent / "out"
 
 
@@ -66,6 +72,36 @@ def _unit_vectors(count: int, rng: np.random.Generator) -> np.ndarray:
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
+def long_queries(questions: list[str], count: int, rng: random.Random) -> list[str]:
+    """Messages of up to LONG_CHARS characters made of several questions, as a customer raising a few
+    issues at once writes them."""
+    out: list[str] = []
+    while len(out) < count:
+        text = ""
+        for question in rng.sample(questions, len(questions)):
+            if len(text) + 1 + len(question) > LONG_CHARS:
+                continue
+            text = f"{text} {question}".strip()
+        out.append(text)
+    return out
+
+
+class CountingEmbedder:
+    """Counts the embedding calls and tokens of the searches it sees (wraps the store's embedder)."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.inner = kb.embedder
+        self.calls = 0
+        self.tokens = 0
+
+    def embed_query(self, texts: list[str]) -> object:
+        self.calls += 1
+        tokenizer = getattr(self.inner, "tokenizer", None)
+        if tokenizer is not None:
+            self.tokens += sum(len(e.ids) for e in tokenizer.encode_batch(list(texts)))
+        return self.inner.embed_query(texts)
+
+
 def _latencies(kb: KnowledgeBase, tenant: str, queries: list[str], mode: SearchMode) -> tuple[float, float]:
     kb.search(tenant, queries[0], k=10, mode=mode)  # warm: keyword index build, first HNSW load
     samples = []
@@ -85,7 +121,7 @@ def _plot(rows: list[dict[str, float]], path: Path) -> None:
 
     figure, axis = plt.subplots(figsize=(7, 4.5))
     sizes = [row["size"] for row in rows]
-    for mode, colour in zip(MODES, ("tab:blue", "tab:orange", "tab:green"), strict=True):
+    for mode, colour in zip((*MODES, LONG), ("tab:blue", "tab:orange", "tab:green", "tab:red"), strict=True):
         axis.plot(sizes, [r[f"{mode}_p50"] for r in rows], "o-", color=colour, label=f"{mode} p50")
         axis.plot(
             sizes, [r[f"{mode}_p95"] for r in rows], "s--", color=colour, alpha=0.6, label=f"{mode} p95"
@@ -112,13 +148,20 @@ def main() -> None:
     queries = [case.query for case in demo_cases()]
     queries = (queries * (QUERIES_PER_MODE // len(queries) + 1))[: QUERIES_PER_MODE - 10]
     queries += [f"NB-SYN-{rng.randrange(REAL_EMBEDDING_UP_TO):06d}" for _ in range(10)]  # exact codes
+    longs = long_queries([case.query for case in demo_cases()], QUERIES_PER_MODE, rng)
+    short_chars = float(np.mean([len(q) for q in queries]))
+    long_chars = float(np.mean([len(q) for q in longs]))
+    print(
+        f"  queries: {len(queries)} short (mean {short_chars:.0f} chars), {len(longs)} long "
+        f"(mean {long_chars:.0f} chars)"
+    )
     rows: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory(prefix="deskpilot-kb-bench-") as tmp:
         kb = open_knowledge_base(chroma_path=Path(tmp), chroma_url=None, models_dir=get_settings().models_dir)
         tenant, filled = "bench", 0
         print(
             f"  {'chunks':>8} {'ingest chunks/s':>16} {'path':<22}"
-            + "".join(f"{m + ' p50/p95 ms':>22}" for m in MODES)
+            + "".join(f"{m + ' p50/p95 ms':>22}" for m in (*MODES, LONG))
         )
         for size in SIZES:
             records = synthetic_chunks(size - filled, filled, rng, sentences)
@@ -130,10 +173,20 @@ def main() -> None:
             row: dict[str, float] = {"size": size, "rate": rate}
             for mode in MODES:
                 row[f"{mode}_p50"], row[f"{mode}_p95"] = _latencies(kb, tenant, queries, mode)
+            row[f"{LONG}_p50"], row[f"{LONG}_p95"] = _latencies(kb, tenant, longs, "hybrid")
             rows.append(row)
             path = "embed + store (real)" if real else "store only (random)"
-            cells = "".join(f"{row[f'{m}_p50']:>12.1f} / {row[f'{m}_p95']:<7.1f}" for m in MODES)
+            cells = "".join(f"{row[f'{m}_p50']:>12.1f} / {row[f'{m}_p95']:<7.1f}" for m in (*MODES, LONG))
             print(f"  {size:>8} {rate:>16.0f} {path:<22}{cells}", flush=True)
+        counter = CountingEmbedder(kb)
+        kb.embedder = counter  # type: ignore[assignment]
+        for query in longs:
+            kb.search(tenant, query, k=10)
+        kb.embedder = counter.inner
+        print(
+            f"  a long query's search: {counter.calls / len(longs):.1f} embedding calls, "
+            f"{counter.tokens / len(longs):.0f} tokens embedded, one Chroma query"
+        )
         embed_ms = []
         for query in queries:
             started = time.perf_counter()

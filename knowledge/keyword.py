@@ -108,21 +108,38 @@ class BM25Index:
     def top(self, query: str, n: int, min_matches: int = 1) -> list[tuple[str, float]]:
         """The `n` best (chunk id, score) pairs with a positive score and at least `min_matches` distinct
         query terms, best first."""
-        tokens = set(tokenize(query, query=True))
-        if not tokens or not self.ids:
-            return []
-        scores = np.zeros(len(self.ids), dtype=np.float32)
-        matched = np.zeros(len(self.ids), dtype=np.int32)
-        for token in tokens:
+        return self.top_many([query], n, min_matches)[0]
+
+    def top_many(self, queries: list[str], n: int, min_matches: int = 1) -> list[list[tuple[str, float]]]:
+        """`top` for several queries (a long query and its pieces) in one pass: each posting list that
+        several of them share is gathered once and added to each of their score rows."""
+        token_sets = [set(tokenize(query, query=True)) for query in queries]
+        if not self.ids:
+            return [[] for _ in queries]
+        rows_of: dict[str, list[int]] = {}
+        for row, tokens in enumerate(token_sets):
+            for token in tokens:
+                rows_of.setdefault(token, []).append(row)
+        scores = np.zeros((len(queries), len(self.ids)), dtype=np.float32)
+        matched = np.zeros((len(queries), len(self.ids)), dtype=np.int32)
+        for token, query_rows in rows_of.items():
             posting = self._postings.get(token)
-            if posting is not None:
-                scores[posting[0]] += posting[1]  # rows are unique within one posting list
-                matched[posting[0]] += 1
-        hits = np.flatnonzero((scores > 0) & (matched >= min_matches))
-        if len(hits) > n:
-            hits = hits[np.argpartition(-scores[hits], n - 1)[:n]]
-        ordered = hits[np.argsort(-scores[hits], kind="stable")]
-        return [(self.ids[i], float(scores[i])) for i in ordered]
+            if posting is None:
+                continue
+            for row in query_rows:
+                scores[row, posting[0]] += posting[1]  # chunk rows are unique within one posting list
+                matched[row, posting[0]] += 1
+        out: list[list[tuple[str, float]]] = []
+        for row, tokens in enumerate(token_sets):
+            if not tokens:
+                out.append([])
+                continue
+            hits = np.flatnonzero((scores[row] > 0) & (matched[row] >= min_matches))
+            if len(hits) > n:
+                hits = hits[np.argpartition(-scores[row, hits], n - 1)[:n]]
+            ordered = hits[np.argsort(-scores[row, hits], kind="stable")]
+            out.append([(self.ids[i], float(scores[row, i])) for i in ordered])
+        return out
 
 
 def term_counts(texts: Iterable[str]) -> Counter[str]:
