@@ -10,7 +10,10 @@ REPO = Path(__file__).resolve().parents[2]
 DEFERRED = ("slack_bolt", "slack_sdk", "alembic")
 
 
-def test_the_app_and_the_cli_import_without_the_deferred_modules() -> None:
-    probe = f"import sys, api.cli, api.main; print(sorted(m for m in {DEFERRED!r} if m in sys.modules))"
+def test_the_app_the_cli_and_the_job_handlers_import_without_the_deferred_modules() -> None:
+    probe = (
+        "import sys, api.cli, api.main; from api.jobs.handlers import load_handler_modules; "
+        f"load_handler_modules([]); print(sorted(m for m in {DEFERRED!r} if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

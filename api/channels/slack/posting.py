@@ -5,11 +5,9 @@ become job errors (429 and 5xx retried, after `Retry-After` when Slack says; oth
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import Session
 
 from api.channels.slack import blocks
@@ -19,6 +17,9 @@ from api.integrations import Integration
 from api.jobs import DeadJob, RetryJob
 from api.models import utcnow
 from api.runtime import Runtime
+
+if TYPE_CHECKING:  # slack_sdk loads with the first Slack client (api/channels/slack/app.py), not at start
+    from slack_sdk.web.async_client import AsyncWebClient
 
 POSTING = "posting"  # a post under way: its outcome is unknown until the ts is recorded
 
@@ -96,6 +97,8 @@ async def ephemeral_once(
 
 async def call(request: Awaitable[Any]) -> Any:
     """One Web API call; Slack's answer mapped to retry-later or give-up (the messages hold no PII)."""
+    from slack_sdk.errors import SlackApiError
+
     try:
         return await request
     except SlackApiError as error:
