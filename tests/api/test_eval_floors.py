@@ -22,7 +22,7 @@ NEEDED = ("tau2-retail", "presidio-research", "bipia")
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)  # about 1.3 CPU-minutes; the margin is for a loaded machine
+@pytest.mark.timeout(900)  # about 50 CPU-seconds; the margin is for a loaded machine
 @pytest.mark.skipif(
     not all((EVAL_DATA / name).is_dir() for name in NEEDED), reason="shared eval data not found"
 )
