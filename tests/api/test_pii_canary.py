@@ -37,6 +37,11 @@ CANARIES = {
     "Wood Forges": "ADDRESS",
     "irene pugh-short": "PERSON",
     "Clare Townsend": "PERSON",
+    # The rest of the generated set's structured types: US SSN and ITIN, IBAN, IP address.
+    "536-22-8472": "SSN",
+    "912-78-3456": "ITIN",
+    "GB74 MIDL 4027 1831 9268 19": "IBAN",
+    "203.0.113.77": "IP",
 }
 MESSAGE = (
     "I'm Priya Ramanathan, priya.ramanathan@example.org, card 4111 1111 1111 1111, phone "
@@ -45,7 +50,9 @@ MESSAGE = (
     "Also for my sister's order: my SSN is JG 10 37 28 C (UK), her SIN 558 073 029, TFN 357-416-299, "
     "Aadhaar 2615-9982-5963, PAN JEPPA1996V, PPS number 5046631WA. Call 589.616.2940x975 or write to "
     "zelda.quartermain@probe-mail.example. Ship to 76625 Wells Light, or to\nFlat 52\nWood Forges\n"
-    "Leeds LS6 2AB\nher name is irene pugh-short, and Clare Townsend again - still waiting"
+    "Leeds LS6 2AB\nher name is irene pugh-short, and Clare Townsend again - still waiting\n"
+    "My own US SSN is 536-22-8472 and my wife's ITIN 912-78-3456; refund to IBAN "
+    "GB74 MIDL 4027 1831 9268 19. Your site blocked my IP 203.0.113.77."
 )
 
 
@@ -122,7 +129,7 @@ def test_no_raw_pii_outside_restored_replies(
         and first["redactions"].get("EMAIL")
         and first["redactions"].get("CARD")
     )
-    for kind in ("NINO", "SIN", "TFN", "AADHAAR", "PAN", "PPS"):
+    for kind in ("NINO", "SIN", "TFN", "AADHAAR", "PAN", "PPS", "SSN", "ITIN", "IBAN", "IP"):
         assert first["redactions"].get(kind), kind
     assert "Priya Ramanathan" in history["messages"][0]["content"]  # staff view, restored
     # ... and the same e-mail keeps its placeholder across turns (a stable, cacheable history).
