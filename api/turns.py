@@ -232,8 +232,11 @@ class TurnRunner:
                 import zlib
                 from pathlib import Path
 
-                folder = Path(database).resolve().parent / "locks"
-                folder.mkdir(exist_ok=True)
+                folder = self.__dict__.get("_lock_folder")
+                if folder is None:  # resolved and made once, not on every turn
+                    folder = Path(database).resolve().parent / "locks"
+                    folder.mkdir(exist_ok=True)
+                    self.__dict__["_lock_folder"] = folder
                 bucket = zlib.crc32(conversation_id.encode()) % 4096
                 fd = os.open(folder / f"turn-{bucket:04d}.lock", os.O_RDWR | os.O_CREAT, 0o600)
                 try:
