@@ -137,7 +137,9 @@ async def run(turns: int = TURNS) -> dict[str, float]:
     }
 
 
-async def cost(turns: int = SATURATION_TURNS, concurrent: int = CONCURRENT, hold_s: float = 0.0) -> dict[str, Any]:
+async def cost(
+    turns: int = SATURATION_TURNS, concurrent: int = CONCURRENT, hold_s: float = 0.0
+) -> dict[str, Any]:
     """Turns/s and CPU per turn with `concurrent` conversations at once on an instant model."""
     from bench.turn_vs_stock import start_model
 
@@ -152,7 +154,9 @@ async def cost(turns: int = SATURATION_TURNS, concurrent: int = CONCURRENT, hold
                     turns = max(turns, int(hold_s * 8))
                 each = turns // concurrent
                 cpu, wall = time.process_time(), time.perf_counter()
-                await asyncio.gather(*(converse(runtime.conversations, order, each) for _ in range(concurrent)))
+                await asyncio.gather(
+                    *(converse(runtime.conversations, order, each) for _ in range(concurrent))
+                )
                 cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
                 done = each * concurrent
                 return {
