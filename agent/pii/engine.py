@@ -75,7 +75,7 @@ class DeskpilotNlpEngine(SpacyNlpEngine):
         self.exclude = exclude
 
     def load(self) -> None:
-        self.nlp = {
+        self.nlp = {  # type: ignore[assignment]
             model["lang_code"]: spacy.load(model["model_name"], exclude=list(self.exclude))
             for model in self.models
         }
