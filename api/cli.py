@@ -50,7 +50,7 @@ def serve(
     """Start the HTTP API. On first start with no keys, prints a bootstrap admin key once."""
     from api.memory import serve_tuning
 
-    serve_tuning()  # glibc malloc: 2 arenas, large blocks in their own mappings (api/memory.py)
+    serve_tuning()  # before the imports: glibc malloc and the collector for a server (api/memory.py)
     import uvicorn
 
     from api.auth import create_key, has_any_key

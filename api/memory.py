@@ -1,4 +1,4 @@
-"""glibc malloc settings for a long-running `serve`, and handing freed memory back to the system.
+"""Memory and collector settings for a long-running `serve`, and handing freed memory back to the system.
 
 Measured on `deskpilot serve` after 30 turns (bench/turn_vs_stock's RSS figure): glibc's defaults keep
 memory the process has freed. A heap per thread (up to 8 x cores arenas: the API's worker threads,
@@ -10,6 +10,8 @@ session load, embedding batches) leave free pages inside the heaps that only `ma
   MALLOC_ARENA_MAX / MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ in the environment win (glibc read
   them at process start; we leave that setting alone).
 - `release_free_memory`: `malloc_trim(0)`, which also returns free pages in the middle of the heaps.
+- `serve_tuning` / `settle`: the garbage collector runs rarely during start-up, then start-up's objects
+  are frozen out of its passes and the default thresholds come back.
 
 Other C libraries (musl, macOS): both are no-ops.
 """
@@ -88,12 +90,21 @@ def rss_mb() -> float:
 
 
 _tuned = False
+_thresholds: tuple[int, int, int] | None = None
+# Start-up allocates millions of objects that all live on (modules, pydantic schemas, spaCy's tables);
+# at the default 700 the collector ran ~1,000 times during `serve`'s start, 13-15% of its CPU.
+START_UP_GC_THRESHOLD = 50_000
 
 
 def serve_tuning() -> dict[str, int]:
-    """`deskpilot serve`: `tune_malloc`, and marks this process as the long-running server for `settle`."""
-    global _tuned
+    """`deskpilot serve`, before its imports: `tune_malloc`, rare collections until `settle`, and marks
+    this process as the long-running server."""
+    import gc
+
+    global _tuned, _thresholds
     _tuned = True
+    _thresholds = gc.get_threshold()
+    gc.set_threshold(START_UP_GC_THRESHOLD, *_thresholds[1:])
     return tune_malloc()
 
 
@@ -110,6 +121,8 @@ def settle() -> None:
 
     gc.collect()
     gc.freeze()
+    if _thresholds is not None:
+        gc.set_threshold(*_thresholds)  # the defaults again for what turns allocate
     release_free_memory()
 
 

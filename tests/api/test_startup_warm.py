@@ -100,16 +100,18 @@ def test_tune_malloc_leaves_what_the_operator_set_alone() -> None:
     assert out == "['MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_THRESHOLD_']"
 
 
-def test_settle_freezes_start_up_objects_in_serve_only() -> None:
+def test_settle_freezes_start_up_objects_and_restores_the_collector_in_serve_only() -> None:
     out = run_python(
         """
         import gc
         from api import memory
         memory.settle()
         before = gc.get_freeze_count()
+        default = gc.get_threshold()
         memory.serve_tuning()
+        starting = gc.get_threshold()[0]
         memory.settle()
-        print(before, gc.get_freeze_count() > 1000)
+        print(before, gc.get_freeze_count() > 1000, starting, gc.get_threshold() == default)
         """
     )
-    assert out == "0 True"
+    assert out == "0 True 50000 True"
