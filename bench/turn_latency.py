@@ -138,7 +138,7 @@ async def run(turns: int = TURNS) -> dict[str, float]:
 
 
 async def cost(
-    turns: int = SATURATION_TURNS, concurrent: int = CONCURRENT, hold_s: float = 0.0
+    turns: int = SATURATION_TURNS, concurrent: int = CONCURRENT, hold_s: float = 0.0, threads: int = 0
 ) -> dict[str, Any]:
     """Turns/s and CPU per turn with `concurrent` conversations at once on an instant model."""
     from bench.turn_vs_stock import start_model
@@ -149,6 +149,10 @@ async def cost(
             async with bench_runtime(Path(home), model_url) as (runtime, order):
                 await converse(runtime.conversations, order, 8)  # warm-up
                 counter = WriteCounter(runtime)
+                if threads:  # the worker threads turns share (anyio's default: 40)
+                    import anyio.to_thread
+
+                    anyio.to_thread.current_default_thread_limiter().total_tokens = threads
                 if hold_s:
                     print(f"pid {__import__('os').getpid()}: profiling window {hold_s:.0f} s", flush=True)
                     turns = max(turns, int(hold_s * 8))
@@ -180,7 +184,8 @@ def main() -> None:
             f"mean {figures['mean_ms']:.1f} ms"
         )
     turns = int(sys.argv[sys.argv.index("--turns") + 1]) if "--turns" in sys.argv else SATURATION_TURNS
-    spent = asyncio.run(cost(turns, hold_s=hold))
+    threads = int(sys.argv[sys.argv.index("--threads") + 1]) if "--threads" in sys.argv else 0
+    spent = asyncio.run(cost(turns, hold_s=hold, threads=threads))
     print(
         f"instant local model (openai SDK), {CONCURRENT} conversations at once, {spent['turns']} turns: "
         f"{spent['turns_per_s']:.1f} turns/s, {spent['cpu_ms_per_turn']:.1f} ms CPU per turn (this process, "
