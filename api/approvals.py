@@ -104,7 +104,10 @@ class ApprovalService:
         args: dict[str, Any],
         checks: list[str],
     ) -> str:
-        """Creates the pending approval, or returns the one already made for this tool call."""
+        """Creates the pending approval, or returns the one already made for this tool call, or the one
+        still pending in this conversation for the same action: a turn retried after a crash asks the
+        model again, which proposes the same action under a new tool call id, and staff must not be
+        asked (and able) to approve it twice."""
         with Session(self.engine, expire_on_commit=False) as session:
             existing = session.exec(
                 select(Approval).where(
@@ -113,6 +116,16 @@ class ApprovalService:
             ).first()
             if existing is not None:
                 return existing.id
+            pending = session.exec(
+                select(Approval).where(
+                    Approval.conversation_id == conversation_id,
+                    Approval.tool == tool,
+                    Approval.status == "pending",
+                )
+            ).all()
+            for same in pending:
+                if same.args == args:
+                    return same.id
             hours = self.tenants.get(tenant).approval_expiry_hours
             approval = Approval(
                 tenant=tenant,

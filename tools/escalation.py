@@ -9,7 +9,7 @@ from pydantic import Field
 from tools.access import owned_order
 from tools.base import ReasonCategory, ToolContext, ToolSpec
 from tools.fields import OrderNumber, ToolArgs
-from tools.routing import subject_line
+from tools.routing import open_ticket, subject_line
 from tools.schemas import NewTicket
 
 # Which human team picks each handoff up, and how fast.
@@ -36,8 +36,8 @@ def escalate_to_human(args: EscalateToHumanArgs, ctx: ToolContext) -> dict[str, 
     if args.order_number is not None:
         owned_order(ctx, args.order_number)
     queue, priority = HANDOFF_ROUTES[args.reason_category]
-    ticket = ctx.backend.create_ticket(
-        ctx.tenant,
+    ticket = open_ticket(
+        ctx,
         NewTicket(
             customer_id=ctx.customer_id,
             order_number=args.order_number,
@@ -50,7 +50,6 @@ def escalate_to_human(args: EscalateToHumanArgs, ctx: ToolContext) -> dict[str, 
             conversation_id=ctx.conversation_id,
             actor=ctx.actor,
         ),
-        now=ctx.now(),
     )
     return {
         "handoff": True,

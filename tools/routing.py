@@ -9,7 +9,7 @@ from pydantic import Field
 from tools.access import owned_order
 from tools.base import Priority, Queue, ToolContext, ToolSpec
 from tools.fields import OrderNumber, ToolArgs
-from tools.schemas import NewTicket
+from tools.schemas import NewTicket, Ticket
 
 
 class RouteTicketArgs(ToolArgs):
@@ -28,11 +28,30 @@ def subject_line(text: str, limit: int = 80) -> str:
     return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
 
 
+def open_ticket(ctx: ToolContext, ticket: NewTicket) -> Ticket:
+    """Creates the ticket, or returns the open one this conversation already filed for the same thing.
+
+    A turn cut short by a crash is run again from the customer's message (api/turns.py), so a tool that
+    filed a ticket may run twice for one request; a second identical open ticket is never wanted either.
+    """
+    if ctx.conversation_id is not None:
+        recent = ctx.backend.list_tickets(ctx.tenant, customer_id=ctx.customer_id, limit=50).items
+        for existing in recent:
+            if (
+                existing.conversation_id == ctx.conversation_id
+                and existing.status in ("open", "pending")
+                and (existing.kind, existing.queue, existing.order_number)
+                == (ticket.kind, ticket.queue, ticket.order_number)
+            ):
+                return existing
+    return ctx.backend.create_ticket(ctx.tenant, ticket, now=ctx.now())
+
+
 def route_ticket(args: RouteTicketArgs, ctx: ToolContext) -> dict[str, Any]:
     if args.order_number is not None:
         owned_order(ctx, args.order_number)
-    ticket = ctx.backend.create_ticket(
-        ctx.tenant,
+    ticket = open_ticket(
+        ctx,
         NewTicket(
             customer_id=ctx.customer_id,
             order_number=args.order_number,
@@ -45,7 +64,6 @@ def route_ticket(args: RouteTicketArgs, ctx: ToolContext) -> dict[str, Any]:
             conversation_id=ctx.conversation_id,
             actor=ctx.actor,
         ),
-        now=ctx.now(),
     )
     return {
         "ticket_id": ticket.ticket_id,

@@ -370,3 +370,33 @@ def test_a_streamed_message_while_waiting_is_refused_before_the_stream_starts(
         headers={**agent_key, "Accept": "text/event-stream"},
     )
     assert response.status_code == 409 and response.headers["content-type"].startswith("application/json")
+
+
+def test_the_same_action_proposed_again_reuses_the_pending_approval(
+    client: Any, agent_key: dict[str, str], approver: dict[str, str], seeded_engine: Any
+) -> None:
+    """A turn retried after a crash asks the model again: the same refund under a new tool call id must
+    not become a second approval that staff could approve as well."""
+    order = refundable_order(seeded_engine)
+    conversation, body = request_refund(client, agent_key, order)
+    desk = client.app.state.runtime.approvals
+    first = desk.get(tenant="default", approval_id=body["pending_approval"])
+
+    def propose(tool_call_id: str, args: dict[str, Any]) -> str:
+        return desk._create(
+            tenant="default",
+            conversation_id=conversation,
+            customer_id="CUS-1001",
+            actor=None,
+            tool_call_id=tool_call_id,
+            tool=first.tool,
+            args=args,
+            checks=list(first.checks),
+        )
+
+    assert propose("call_retried", dict(first.args)) == first.id
+    other_amount = propose("call_other", {**first.args, "amount": "0.01"})
+    assert other_amount != first.id
+    decided = client.post(f"/v1/approvals/{first.id}", json={"decision": "reject"}, headers=approver)
+    assert decided.status_code == 200, decided.text
+    assert propose("call_after_decision", dict(first.args)) not in {first.id, other_amount}

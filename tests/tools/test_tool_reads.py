@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import re
 from typing import Any
 
@@ -160,3 +161,26 @@ def test_route_ticket_files_in_the_chosen_queue(shop: Shop) -> None:
     assert tickets.items[0].ticket_id == result["ticket_id"]
     assert tickets.items[0].subject == "Customer sees two charges for one order."
     assert tickets.items[0].kind == "routed" and tickets.items[0].actor == "key-test"
+
+
+@pytest.mark.parametrize(
+    ("tool", "args"),
+    [
+        ("route_ticket", {"queue": "shipping", "reason": "Carrier trace needed."}),
+        ("escalate_to_human", {"reason_category": "other", "summary": "Parcel lost."}),
+    ],
+)
+def test_a_ticket_tool_run_again_for_one_conversation_files_one_ticket(
+    shop: Shop, tool: str, args: dict[str, Any]
+) -> None:
+    """A turn retried after a crash runs its tools again: the open ticket it already filed is returned."""
+    before = shop.backend.list_tickets("default", customer_id="CUS-1001").total
+    first = run_tool(tool, args, shop.ctx())
+    again = run_tool(tool, args, shop.ctx())
+    assert again["ticket_id"] == first["ticket_id"]
+    assert shop.backend.list_tickets("default", customer_id="CUS-1001").total == before + 1
+    other_conversation = replace(shop.ctx(), conversation_id="conv-other")
+    assert run_tool(tool, args, other_conversation)["ticket_id"] != first["ticket_id"]
+    if tool == "route_ticket":
+        other_queue = run_tool(tool, args | {"queue": "billing"}, shop.ctx())
+        assert other_queue["ticket_id"] != first["ticket_id"]
