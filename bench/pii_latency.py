@@ -81,10 +81,10 @@ def rss_mb() -> float:
 
 def main() -> None:
     from cryptography.fernet import Fernet
-    from sqlmodel import create_engine
 
     from agent.pii import PiiVault, Redactor, build_analyzer
     from agent.pii.engine import build_stock_analyzer
+    from api.db import make_engine
 
     rng = random.Random(7)
     short = [make_message(rng, 250) for _ in range(200)]
@@ -100,7 +100,8 @@ def main() -> None:
     )
     stock = build_stock_analyzer()
     with tempfile.TemporaryDirectory() as tmp:
-        engine = create_engine(f"sqlite:///{Path(tmp) / 'vault.db'}")
+        # The service's own SQLite settings (WAL, synchronous=NORMAL): a vault commit as a turn makes it.
+        engine = make_engine(f"sqlite:///{Path(tmp) / 'vault.db'}")
         redactor = Redactor(ours_analyzer, PiiVault(engine, Fernet.generate_key()))
         counter = iter(range(10**9))
 
