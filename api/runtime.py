@@ -153,7 +153,10 @@ def warm_up(runtime: Runtime, max_tenants: int) -> None:
 
     A failure here only leaves that work to the first request, so it is logged, not raised."""
     if runtime.redactor is not None:
-        runtime.redactor.analyzer.analyze(text=WARM_UP_TEXT, language=runtime.redactor.language)
+        try:
+            runtime.redactor.analyzer.analyze(text=WARM_UP_TEXT, language=runtime.redactor.language)
+        except Exception:  # noqa: BLE001 - the first redaction will load what is missing, or fail loudly
+            log.warning("redactor warm-up failed", exc_info=True)
     if runtime.knowledge is None or max_tenants <= 0:
         return
     try:
