@@ -59,7 +59,7 @@ async def _run(
             redacting = bar.add_task("redacting", total=len(tickets))
             redacted = []
             for ticket_id, text in tickets:
-                redacted.append((ticket_id, (await runtime.agent.redact(tenant, scope, text))[0]))
+                redacted.append((ticket_id, (await runtime.conversations.redact(tenant, scope, text))[0]))
                 bar.advance(redacting)
             batch = triage_batches.create(
                 runtime,

@@ -207,9 +207,7 @@ class ConversationService:
         conversation = self.get(tenant=tenant, conversation_id=conversation_id)
         customer = self.resolve_customer(conversation, customer_id)
         await self._refuse_while_waiting(tenant, conversation_id)
-        redacted, counts = await self.agent.redact(
-            tenant, conversation_id, text, allow_list=self._staff(tenant)
-        )
+        redacted, counts = await self.redact(tenant, conversation_id, text)
         turn, _, context = await run_in_threadpool(
             lambda: self.turns.receive(
                 conversation=conversation,
@@ -269,9 +267,7 @@ class ConversationService:
         """A reply a human sent the customer, or an internal note: stored redacted, and part of the
         model's context from the next turn on, marked so it is never taken for the customer's words."""
         self.get(tenant=tenant, conversation_id=conversation_id)
-        redacted, counts = await self.agent.redact(
-            tenant, conversation_id, text, allow_list=self._staff(tenant)
-        )
+        redacted, counts = await self.redact(tenant, conversation_id, text)
 
         def store() -> Message:
             with self.audit.lock, Session(self.engine, expire_on_commit=False) as session:
@@ -313,7 +309,7 @@ class ConversationService:
     ) -> Feedback:
         """A thumbs up or down on an assistant message (the latest one when `message_id` is None)."""
         self.get(tenant=tenant, conversation_id=conversation_id)
-        redacted = (await self.agent.redact(tenant, conversation_id, reason))[0] if reason else None
+        redacted = (await self.redact(tenant, conversation_id, reason))[0] if reason else None
 
         def store() -> Feedback:
             with self.audit.lock, Session(self.engine, expire_on_commit=False) as session:
@@ -448,6 +444,11 @@ class ConversationService:
     def _staff(self, tenant: str) -> list[str]:
         """The tenant's staff names, which redaction spares (settings, kept a few seconds per process)."""
         return self.tenants.get(tenant).staff_names
+
+    async def redact(self, tenant: str, conversation_id: str, text: str) -> tuple[str, dict[str, int]]:
+        """What every channel redacts with before it stores or queues text: the agent's redaction with
+        the tenant's staff names spared, so a webhook or a Slack event treats them as the API does."""
+        return await self.agent.redact(tenant, conversation_id, text, allow_list=self._staff(tenant))
 
     def _request(
         self,

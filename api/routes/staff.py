@@ -99,7 +99,7 @@ async def rewrite_draft(
 ) -> WrittenOut:
     """Shorter, friendlier or more formal; the text goes to the model redacted and comes back restored."""
     runtime.conversations.get(tenant=principal.tenant, conversation_id=conversation_id)
-    redacted, _ = await runtime.agent.redact(principal.tenant, conversation_id, body.text)
+    redacted, _ = await runtime.conversations.redact(principal.tenant, conversation_id, body.text)
     written = await writing.rewrite(runtime.model, redacted, body.style, offline=runtime.settings.offline)
     text = written.text
     if runtime.redactor is not None:

@@ -56,7 +56,7 @@ async def create_batch(body: BatchIn, runtime: RuntimeDep, principal: Integratio
         raise InvalidInput("ticket ids must be unique within a batch")
     scope = f"triage-batch-{uuid.uuid4().hex}"  # placeholders of their own, apart from any conversation
     tickets = [
-        {"id": t.id, "text": (await runtime.agent.redact(principal.tenant, scope, ticket_text(t)))[0]}
+        {"id": t.id, "text": (await runtime.conversations.redact(principal.tenant, scope, ticket_text(t)))[0]}
         for t in body.tickets
     ]
     batch = triage_batches.create(runtime, tenant=principal.tenant, tickets=tickets, actor=principal.key_id)

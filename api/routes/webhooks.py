@@ -111,7 +111,7 @@ async def _accept(
     text = ticket.text[: runtime.settings.max_message_chars]
     if created and ticket.subject:
         text = f"{ticket.subject}\n\n{text}"
-    redacted, _ = await runtime.agent.redact(tenant, conversation.id, text)
+    redacted, _ = await runtime.conversations.redact(tenant, conversation.id, text)
     payload: dict[str, Any] = {
         "text": redacted,
         "customer_id": customer.customer_id if customer else None,

@@ -156,7 +156,7 @@ class _Listeners:
             )
         )
         # The job payload is stored: it carries the text with placeholders, never the raw values.
-        redacted, _ = await self.runtime.agent.redact(self.tenant, conversation.id, text)
+        redacted, _ = await self.runtime.conversations.redact(self.tenant, conversation.id, text)
         payload = {
             "integration_id": self.integration.id,
             "conversation_id": conversation.id,

@@ -412,3 +412,26 @@ def test_a_jira_customer_comment_is_drafted(client: Any, fake: FakeHelpdesk, see
     assert len(fake.notes["SUP-6"]) == 1
     again = client.post(f"/v1/webhooks/jira/{integration_id}", content=raw, headers=headers)
     assert again.json()["duplicate"] is True  # the same X-Atlassian-Webhook-Identifier
+
+
+def test_a_webhook_spares_the_tenants_staff_names_like_the_api(
+    hd_settings: Any, seeded_engine: Any, redactor: Any, fake: FakeHelpdesk
+) -> None:
+    """Redaction at the webhook goes through the conversation service, with the tenant's staff names."""
+    from tests.conftest import bearer, make_client
+
+    admin = bearer(seeded_engine, "default", ("admin",))
+    with make_client(hd_settings, seeded_engine, redactor=redactor) as client:
+        put = client.put("/v1/tenant/settings", json={"staff_names": ["Anna Lee"]}, headers=admin)
+        assert put.status_code == 200, put.text
+        integration_id = register(client, "zendesk", fake)
+        body = signing.zendesk_ticket(
+            89, "Anna Lee promised a refund; my neighbour Dana Whitfield saw the parcel.", email=EMAIL
+        )
+        answer = post_zendesk(client, integration_id, body)
+        done = settled(seeded_engine, answer.json()["delivery_id"])
+    with Session(seeded_engine) as session:
+        queued = [str(job.payload) for job in session.exec(select(Job)).all()]
+    assert any("Anna Lee" in payload for payload in queued), queued
+    assert not any("Dana Whitfield" in payload for payload in queued)
+    assert done.status == "done"
