@@ -29,7 +29,7 @@ from api.approvals import ApprovalService
 from api.audit import AuditLog
 from api.errors import ApiError, ConflictError, NotFoundError
 from api.metrics import Metrics
-from api.models import Approval, Conversation, Feedback, Message, Turn, utcnow
+from api.models import Approval, Conversation, Feedback, Message, Turn, UsageRecord, utcnow
 from api.tenants import TenantSettingsService
 from api.turns import TurnRunner, shielded
 
@@ -444,6 +444,27 @@ class ConversationService:
     def _staff(self, tenant: str) -> list[str]:
         """The tenant's staff names, which redaction spares (settings, kept a few seconds per process)."""
         return self.tenants.get(tenant).staff_names
+
+    def record_usage(self, tenant: str, conversation_id: str | None, usage: dict[str, Any]) -> None:
+        """Model calls made outside a turn (a staff rewrite or summary): billed, so counted in /v1/usage
+        and in the tenant's daily quota like a turn's."""
+        if not usage.get("calls"):
+            return
+        with Session(self.engine) as session:
+            for call in usage["calls"]:
+                session.add(
+                    UsageRecord(
+                        tenant=tenant,
+                        conversation_id=conversation_id,
+                        model=call["model"],
+                        input_tokens=call["input_tokens"],
+                        cached_tokens=call["cached_tokens"],
+                        output_tokens=call["output_tokens"],
+                        cost_usd=call["cost_usd"],
+                        latency_ms=call["latency_ms"],
+                    )
+                )
+            session.commit()
 
     async def redact(self, tenant: str, conversation_id: str, text: str) -> tuple[str, dict[str, int]]:
         """What every channel redacts with before it stores or queues text: the agent's redaction with

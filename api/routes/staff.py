@@ -101,6 +101,9 @@ async def rewrite_draft(
     runtime.conversations.get(tenant=principal.tenant, conversation_id=conversation_id)
     redacted, _ = await runtime.conversations.redact(principal.tenant, conversation_id, body.text)
     written = await writing.rewrite(runtime.model, redacted, body.style, offline=runtime.settings.offline)
+    await run_in_threadpool(
+        runtime.conversations.record_usage, principal.tenant, conversation_id, written.usage
+    )
     text = written.text
     if runtime.redactor is not None:
         text = runtime.redactor.restore(text, tenant=principal.tenant, conversation_id=conversation_id)
@@ -119,6 +122,9 @@ async def summarise(conversation_id: str, runtime: RuntimeDep, principal: AgentK
     )
     labels = [f"{a.tool} {a.args.get('order_number', '')}".strip() for a in pending]
     written = await writing.summarise(runtime.model, messages, labels, offline=runtime.settings.offline)
+    await run_in_threadpool(
+        runtime.conversations.record_usage, principal.tenant, conversation_id, written.usage
+    )
     return WrittenOut(text=written.text, model=written.model, degraded=written.degraded)
 
 

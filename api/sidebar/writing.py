@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
 from agent.offline import OFFLINE_MODEL_NAME
+from agent.pricing import sum_usage
 from api.models import Message
 
 log = logging.getLogger(__name__)
@@ -47,39 +48,45 @@ class Written:
     text: str
     model: str
     degraded: bool
+    # The model call's tokens and cost (agent.pricing.sum_usage), counted even when its answer was not
+    # usable: the tenant was billed for it.
+    usage: dict[str, Any] = field(default_factory=lambda: sum_usage([]))
 
 
-async def ask_model(model: Any, system: str, user: str) -> str | None:
-    """The fallback chain's plain-text answer, or None when only the offline engine (which drafts
-    support replies, not edits) answered, a tool was called, or every model failed."""
+async def ask_model(model: Any, system: str, user: str) -> tuple[str | None, dict[str, Any]]:
+    """The fallback chain's plain-text answer (None when only the offline engine, which drafts support
+    replies, not edits, answered, a tool was called, or every model failed) and the call's usage."""
     try:
         reply: AIMessage = await model.ainvoke([SystemMessage(system), HumanMessage(user)])
     except Exception as error:  # noqa: BLE001 - the deterministic answer takes over
         log.warning("writing aid: model failed (%s)", type(error).__name__)
-        return None
+        return None, sum_usage([])
     name = reply.response_metadata.get("deskpilot_model")
+    usage = sum_usage([] if name == OFFLINE_MODEL_NAME else [reply])
     text = reply.content if isinstance(reply.content, str) else ""
     if name == OFFLINE_MODEL_NAME or reply.tool_calls or not text.strip():
-        return None
-    return text.strip()
+        return None, usage
+    return text.strip(), usage
 
 
 async def rewrite(model: Any, redacted: str, style: Style, *, offline: bool) -> Written:
+    usage = sum_usage([])
     if not offline:
         user = f"{STYLE_INSTRUCTIONS[style]}\n<draft>\n{redacted}\n</draft>"
-        if (text := await ask_model(model, REWRITE_PROMPT, user)) is not None:
-            return Written(text, getattr(model, "primary", "model"), False)
-    return Written(rewrite_offline(redacted, style), OFFLINE_MODEL_NAME, True)
+        text, usage = await ask_model(model, REWRITE_PROMPT, user)
+        if text is not None:
+            return Written(text, getattr(model, "primary", "model"), False, usage)
+    return Written(rewrite_offline(redacted, style), OFFLINE_MODEL_NAME, True, usage)
 
 
 async def summarise(model: Any, messages: list[Message], pending: list[str], *, offline: bool) -> Written:
+    usage = sum_usage([])
     if not offline:
         lines = "\n".join(f"{m.role}: {m.content}" for m in messages)
-        if (
-            text := await ask_model(model, SUMMARY_PROMPT, f"<transcript>\n{lines}\n</transcript>")
-        ) is not None:
-            return Written(text, getattr(model, "primary", "model"), False)
-    return Written(summarise_offline(messages, pending), OFFLINE_MODEL_NAME, True)
+        text, usage = await ask_model(model, SUMMARY_PROMPT, f"<transcript>\n{lines}\n</transcript>")
+        if text is not None:
+            return Written(text, getattr(model, "primary", "model"), False, usage)
+    return Written(summarise_offline(messages, pending), OFFLINE_MODEL_NAME, True, usage)
 
 
 # --- the deterministic versions ----------------------------------------------------------------------

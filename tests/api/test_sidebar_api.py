@@ -179,6 +179,37 @@ def test_rewrite_online_sends_the_redacted_draft_and_restores_the_answer(
     assert "Dana" not in sent and "<PERSON_1>" in sent and "more formal" in sent
 
 
+def test_rewrites_and_summaries_are_counted_in_usage(
+    settings: Any, seeded_engine: Any, openai_stub: Any
+) -> None:
+    """Writing aids call the model outside a turn; their tokens are billed, so /v1/usage counts them."""
+    agent = bearer(seeded_engine, "default", ("agent",))
+    admin = bearer(seeded_engine, "default", ("admin",))
+    with make_client(online(settings, openai_stub), seeded_engine) as client:
+        conversation = client.post("/v1/conversations", json={}, headers=agent).json()["id"]
+
+        def calls() -> tuple[int, int]:
+            groups = client.get("/v1/usage", params={"group_by": "conversation"}, headers=admin).json()[
+                "groups"
+            ]
+            mine = [g for g in groups if g["conversation"] == conversation]
+            return (mine[0]["model_calls"], mine[0]["input_tokens"]) if mine else (0, 0)
+
+        assert calls() == (0, 0)
+        openai_stub.enqueue(Reply("Your refund is on its way."))
+        rewrite = client.post(
+            f"/v1/conversations/{conversation}/rewrite",
+            json={"text": "refund coming!!", "style": "formal"},
+            headers=agent,
+        )
+        assert rewrite.status_code == 200 and rewrite.json()["degraded"] is False, rewrite.text
+        after_rewrite = calls()
+        assert after_rewrite[0] == 1 and after_rewrite[1] > 0
+        openai_stub.enqueue(Reply("- Customer waits for a refund."))
+        assert client.post(f"/v1/conversations/{conversation}/summary", headers=agent).status_code == 200
+        assert calls()[0] == 2
+
+
 @pytest.mark.parametrize(
     ("source", "internal"),
     [
