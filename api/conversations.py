@@ -451,19 +451,7 @@ class ConversationService:
         if not usage.get("calls"):
             return
         with Session(self.engine) as session:
-            for call in usage["calls"]:
-                session.add(
-                    UsageRecord(
-                        tenant=tenant,
-                        conversation_id=conversation_id,
-                        model=call["model"],
-                        input_tokens=call["input_tokens"],
-                        cached_tokens=call["cached_tokens"],
-                        output_tokens=call["output_tokens"],
-                        cost_usd=call["cost_usd"],
-                        latency_ms=call["latency_ms"],
-                    )
-                )
+            session.add_all(UsageRecord.for_calls(tenant, conversation_id, usage))
             session.commit()
 
     async def redact(self, tenant: str, conversation_id: str, text: str) -> tuple[str, dict[str, int]]:

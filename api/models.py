@@ -174,6 +174,23 @@ class UsageRecord(SQLModel, table=True):
     latency_ms: float | None = None
     created_at: datetime = Field(default_factory=utcnow, index=True)
 
+    @classmethod
+    def for_calls(cls, tenant: str, conversation_id: str | None, usage: dict[str, Any]) -> list[UsageRecord]:
+        """One row per model call of a usage summary (agent.pricing.sum_usage)."""
+        return [
+            cls(
+                tenant=tenant,
+                conversation_id=conversation_id,
+                model=call["model"],
+                input_tokens=call["input_tokens"],
+                cached_tokens=call["cached_tokens"],
+                output_tokens=call["output_tokens"],
+                cost_usd=call["cost_usd"],
+                latency_ms=call["latency_ms"],
+            )
+            for call in usage.get("calls", [])
+        ]
+
 
 class Approval(SQLModel, table=True):
     """A sensitive tool call waiting for (or decided by) a staff member; its id is the idempotency key."""

@@ -53,18 +53,6 @@ async def triage(
         body.text, subject=body.subject, tenant=principal.tenant, actor=principal.key_id
     )
     with Session(runtime.engine) as session:
-        for call in result.usage["calls"]:
-            session.add(
-                UsageRecord(
-                    tenant=principal.tenant,
-                    conversation_id=None,
-                    model=call["model"],
-                    input_tokens=call["input_tokens"],
-                    cached_tokens=call["cached_tokens"],
-                    output_tokens=call["output_tokens"],
-                    cost_usd=call["cost_usd"],
-                    latency_ms=call["latency_ms"],
-                )
-            )
+        session.add_all(UsageRecord.for_calls(principal.tenant, None, result.usage))
         session.commit()
     return TriageOut(triage=result.triage, model=result.model, degraded=result.degraded, usage=result.usage)

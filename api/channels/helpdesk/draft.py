@@ -171,19 +171,7 @@ async def _triage(runtime: Runtime, delivery: Delivery, text: str) -> dict[str, 
 
     def record_usage() -> None:
         with Session(runtime.engine) as session:
-            for call in triaged.usage.get("calls", []):
-                session.add(
-                    UsageRecord(
-                        tenant=delivery.tenant,
-                        conversation_id=delivery.conversation_id,
-                        model=call["model"],
-                        input_tokens=call["input_tokens"],
-                        cached_tokens=call["cached_tokens"],
-                        output_tokens=call["output_tokens"],
-                        cost_usd=call["cost_usd"],
-                        latency_ms=call["latency_ms"],
-                    )
-                )
+            session.add_all(UsageRecord.for_calls(delivery.tenant, delivery.conversation_id, triaged.usage))
             session.commit()
 
     if triaged.usage.get("calls"):
