@@ -313,19 +313,7 @@ class TurnRunner:
             )
             session.add(reply)
             session.flush()
-            for call in result.usage.get("calls", []):
-                session.add(
-                    UsageRecord(
-                        tenant=conversation.tenant,
-                        conversation_id=conversation.id,
-                        model=call["model"],
-                        input_tokens=call["input_tokens"],
-                        cached_tokens=call["cached_tokens"],
-                        output_tokens=call["output_tokens"],
-                        cost_usd=call["cost_usd"],
-                        latency_ms=call["latency_ms"],
-                    )
-                )
+            session.add_all(UsageRecord.for_calls(conversation.tenant, conversation.id, result.usage))
             # One UPDATE, without reading the row back first: nothing else of it changes here.
             session.execute(
                 update(Turn)
