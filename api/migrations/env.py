@@ -6,11 +6,11 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import agent.pii.vault  # noqa: F401  (registers every table on SQLModel.metadata)
-import api.signals  # noqa: F401
 import api.deliveries  # noqa: F401
 import api.integrations.models  # noqa: F401
 import api.jobs.models  # noqa: F401
 import api.models  # noqa: F401
+import api.signals  # noqa: F401
 import api.triage_batches  # noqa: F401
 import tools.backends.sql_models  # noqa: F401
 from api.migrate import modelled_only

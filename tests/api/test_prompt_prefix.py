@@ -21,8 +21,12 @@ from tests.support.openai_items import Item
 from tools import TOOLS
 
 ORDER = re.compile(r"ORD-\d{6}")
-ACME_SETTINGS = {"refund_window_days": 45, "max_refund_amount": 120, "brand_name": "Acme Outdoors",
-                 "reply_tone": "formal"}
+ACME_SETTINGS = {
+    "refund_window_days": 45,
+    "max_refund_amount": 120,
+    "brand_name": "Acme Outdoors",
+    "reply_tone": "formal",
+}
 DECODER = json.JSONDecoder()
 
 
@@ -32,8 +36,15 @@ class QueryRetriever:
     def search(self, tenant: str, query: str, k: int = 5) -> list[dict[str, Any]]:
         words = re.findall(r"[a-z]+", query.lower())[:6]
         return [
-            {"chunk_id": f"{word}#{i}", "document_id": word, "title": f"About {word}", "section": "Overview",
-             "source": f"{word}.md", "text": f"Help-centre text number {i} about {word}.", "flagged": False}
+            {
+                "chunk_id": f"{word}#{i}",
+                "document_id": word,
+                "title": f"About {word}",
+                "section": "Overview",
+                "source": f"{word}.md",
+                "text": f"Help-centre text number {i} about {word}.",
+                "flagged": False,
+            }
             for i, word in enumerate(words[:k])
         ]
 
@@ -43,8 +54,11 @@ def scripted_model(body: dict[str, Any]) -> Item:
     messages = body["messages"]
     if messages[-1]["role"] == "tool":
         return Reply("Thanks for waiting: I checked the order for you.", usage=Usage(2000, 15, 1920))
-    question = next(m["content"] for m in reversed(messages)
-                    if m["role"] == "user" and m.get("name") != "reference_documents")
+    question = next(
+        m["content"]
+        for m in reversed(messages)
+        if m["role"] == "user" and m.get("name") != "reference_documents"
+    )
     if order := ORDER.search(question):
         return ToolCalls([("lookup_order", {"order_number": order.group()})], usage=Usage(1900, 20, 1792))
     return Reply("Refunds reach your card within 5-10 business days [1].", usage=Usage(1800, 12, 1664))
@@ -66,21 +80,31 @@ def sent(settings: Any, openai_stub: Any, seeded_engine: Any) -> tuple[list[Conv
     with make_client(online_settings, seeded_engine, knowledge=QueryRetriever()) as client:
         for tenant in ("default", "acme"):
             headers = bearer(seeded_engine, tenant, scopes=("agent", "admin"))
-            if tenant == "acme":  # a shop with its own policy and voice: only the message after the prefix differs
+            if (
+                tenant == "acme"
+            ):  # a shop with its own policy and voice: only the message after the prefix differs
                 changed = client.put("/v1/tenant/settings", headers=headers, json=ACME_SETTINGS)
                 assert changed.status_code == 200, changed.text
-            orders = [o["order_number"] for o in
-                      client.get("/v1/customers/CUS-1001", headers=headers).json()["orders"]]
+            orders = [
+                o["order_number"]
+                for o in client.get("/v1/customers/CUS-1001", headers=headers).json()["orders"]
+            ]
             for n in range(2):
                 created = client.post("/v1/conversations", json={"customer_id": "CUS-1001"}, headers=headers)
                 conversation = Conversation(tenant, created.json()["id"])
                 conversations.append(conversation)
-                turns = [f"Hi, where is my order {orders[n]}?", "How long do refunds take?",
-                         f"And what about {orders[n + 2]}?"]
+                turns = [
+                    f"Hi, where is my order {orders[n]}?",
+                    "How long do refunds take?",
+                    f"And what about {orders[n + 2]}?",
+                ]
                 for text in turns:
                     before = len(openai_stub.chat_requests)
-                    response = client.post(f"/v1/conversations/{conversation.id}/messages",
-                                           json={"content": text}, headers=headers)
+                    response = client.post(
+                        f"/v1/conversations/{conversation.id}/messages",
+                        json={"content": text},
+                        headers=headers,
+                    )
                     assert response.status_code == 200, response.text
                     assert response.json()["model"] == "gpt-4o"
                     conversation.requests.extend(range(before, len(openai_stub.chat_requests)))
@@ -99,7 +123,7 @@ def messages_span(body: str) -> tuple[int, int, list[dict[str, Any]]]:
 
 def tools_part(body: str) -> str:
     """The raw bytes from the `tools` key to the end of the body (the SDK writes tools last)."""
-    return body[body.rindex(',"tools":'):]
+    return body[body.rindex(',"tools":') :]
 
 
 def test_the_scenario_ran_with_and_without_tool_calls(sent: tuple[list[Conversation], list[str]]) -> None:
@@ -117,11 +141,15 @@ def test_shop_policy_follows_the_prefix_and_comes_from_the_settings(
     sent: tuple[list[Conversation], list[str]],
 ) -> None:
     conversations, raw = sent
-    shop = {c.tenant: {json.loads(raw[i])["messages"][1]["content"] for i in c.requests} for c in conversations}
+    shop = {
+        c.tenant: {json.loads(raw[i])["messages"][1]["content"] for i in c.requests} for c in conversations
+    }
     assert all(len(summaries) == 1 for summaries in shop.values())  # stable per tenant: it caches too
     (default,), (acme,) = shop["default"], shop["acme"]
     assert "within 30 days" in default and "above 500.00" in default
-    assert "Acme Outdoors" in acme and "within 45 days" in acme and "above 120.00" in acme and "Formal" in acme
+    assert (
+        "Acme Outdoors" in acme and "within 45 days" in acme and "above 120.00" in acme and "Formal" in acme
+    )
     assert "30 days" not in SYSTEM_PROMPT and "500" not in SYSTEM_PROMPT  # the numbers are never typed twice
 
 
@@ -135,8 +163,16 @@ def test_system_message_and_tools_are_byte_identical(sent: tuple[list[Conversati
     assert len({tools_part(b) for b in raw}) == 1  # the exact bytes, not only the same JSON value
     # The SDK writes model, stream, then messages and tools last: the bytes every request shares must
     # reach at least to the end of the system message, across tenants and conversations.
-    assert list(bodies[0]) == ["model", "stream", "messages", "max_completion_tokens", "prompt_cache_key",
-                               "stream_options", "temperature", "tools"]
+    assert list(bodies[0]) == [
+        "model",
+        "stream",
+        "messages",
+        "max_completion_tokens",
+        "prompt_cache_key",
+        "stream_options",
+        "temperature",
+        "tools",
+    ]
     system_end, _, _ = messages_span(raw[0])
     assert len(commonprefix(raw)) >= system_end
     assert all(len(commonprefix([a, b])) >= system_end for a in raw for b in raw)
@@ -149,8 +185,9 @@ def test_history_is_append_only(sent: tuple[list[Conversation], list[str]]) -> N
             _, earlier_end, earlier_messages = messages_span(raw[earlier])
             _, later_end, later_messages = messages_span(raw[later])
             assert len(later_messages) > len(earlier_messages)
-            assert ([json.dumps(m) for m in later_messages[: len(earlier_messages)]]
-                    == [json.dumps(m) for m in earlier_messages])
+            assert [json.dumps(m) for m in later_messages[: len(earlier_messages)]] == [
+                json.dumps(m) for m in earlier_messages
+            ]
             # Byte for byte: the later request starts with everything the earlier one sent up to the
             # last message (only the array's closing bracket differs).
             assert raw[later].startswith(raw[earlier][: earlier_end - 1])
