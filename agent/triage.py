@@ -139,7 +139,7 @@ INTENT_SIGNALS: dict[str, list[tuple[re.Pattern[str], float]]] = {
              r" | reclama[çc][aã]o | reclamo | klacht"), 1.0),
     ],
 }
-INTENT_QUEUE = {
+INTENT_QUEUE: dict[str, Queue] = {
     "order_status": "shipping", "refund_request": "billing", "return_request": "returns",
     "cancellation": "shipping", "address_change": "shipping", "payment_issue": "billing",
     "account_access": "account", "technical_issue": "technical", "product_question": "general",
@@ -226,7 +226,7 @@ def _intent(text: str) -> tuple[str, float]:
     return best, min(top, 3.0) / 3.0 * (0.6 + 0.4 * (top - second) / top)
 
 
-def _queue(text: str, intent: str) -> str:
+def _queue(text: str, intent: str) -> Queue:
     # A refund for an item that must come back first is handled by the returns team.
     if intent == "refund_request" and any(p.search(text) for p, _ in INTENT_SIGNALS["return_request"]):
         return "returns"
@@ -255,7 +255,7 @@ def _sentiment(text: str) -> str:
     return "neutral"
 
 
-def _priority(text: str, intent: str, sentiment: str) -> str:
+def _priority(text: str, intent: str, sentiment: str) -> Priority:
     score = 0
     score += 2 if URGENT.search(text) else 0
     score += 2 if LEGAL.search(text) else 0
