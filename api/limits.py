@@ -181,38 +181,29 @@ class Limits:
 
     def check_request(self, *, tenant: str, key_id: str, values: TenantSettings) -> None:
         per_tenant = ceiling(values.rate_limit_per_minute, self.settings.tenant_rate_limit_per_minute)
-        for limit, scope, ident in (
-            (self.settings.rate_limit_per_minute, "key", key_id),
-            (per_tenant, "tenant", tenant),
-        ):
-            if not limit:
-                continue
-            item = RateLimitItemPerMinute(limit)
-            try:
-                allowed = self._limiter.hit(item, scope, ident)
-            except Exception as error:  # noqa: BLE001 - Redis away: serve unlimited rather than not at all
-                log.warning("rate-limit counters unavailable (%s); not limiting", type(error).__name__)
-                return
-            if not allowed:
-                reset = self._limiter.get_window_stats(item, scope, ident).reset_time
-                raise RateLimited(
-                    f"rate limit reached: {limit} requests a minute per {scope}",
-                    retry_after_s=reset - time.time(),
-                    limit=limit,
-                    scope=scope,
-                )
+        self._hit(
+            "requests",
+            ((self.settings.rate_limit_per_minute, "key", key_id), (per_tenant, "tenant", tenant)),
+        )
 
     def check_delivery(self, integration_id: str, sender: str | None = None) -> None:
         """A helpdesk's or Slack's signed delivery: counted per integration, and per sender (a Slack user)
         when known, so one integration (or one user flooding a bot) cannot take the service's time."""
-        for limit, scope, ident in (
-            (self.settings.integration_rate_limit_per_minute, "integration", integration_id),
+        self._hit(
+            "deliveries",
             (
-                self.settings.sender_rate_limit_per_minute if sender else 0,
-                "sender",
-                f"{integration_id}:{sender}",
+                (self.settings.integration_rate_limit_per_minute, "integration", integration_id),
+                (
+                    self.settings.sender_rate_limit_per_minute if sender else 0,
+                    "sender",
+                    f"{integration_id}:{sender}",
+                ),
             ),
-        ):
+        )
+
+    def _hit(self, noun: str, windows: tuple[tuple[int | None, str, str], ...]) -> None:
+        """Counts one hit in each (limit a minute, scope, identity) window; 0 or None: no limit."""
+        for limit, scope, ident in windows:
             if not limit:
                 continue
             item = RateLimitItemPerMinute(limit)
@@ -224,7 +215,7 @@ class Limits:
             if not allowed:
                 reset = self._limiter.get_window_stats(item, scope, ident).reset_time
                 raise RateLimited(
-                    f"rate limit reached: {limit} deliveries a minute per {scope}",
+                    f"rate limit reached: {limit} {noun} a minute per {scope}",
                     retry_after_s=reset - time.time(),
                     limit=limit,
                     scope=scope,
@@ -308,4 +299,3 @@ def turn_slot(principal: PrincipalDep, runtime: RuntimeDep, limits: LimitsDep) -
 
 
 TurnSlot = Depends(turn_slot)
-
