@@ -13,7 +13,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import Column, Engine, LargeBinary, UniqueConstraint, delete, func
+from sqlalchemy import Column, Connection, Engine, LargeBinary, UniqueConstraint, delete, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, select
 
@@ -109,81 +109,82 @@ class PiiVault:
         """Placeholders for (short type, value) pairs, creating the missing ones; same value, same one.
 
         One read and at most one commit per call, whatever the number of values (a commit is the cost).
+        SQLAlchemy Core rather than ORM objects: this runs on every message, and building an ORM entity per
+        value was half the vault's time.
         """
         digests = [self._hmac(tenant, conversation_id, value) for _, value in items]
         if not digests:
             return []
+        table = PiiVaultEntry.__table__  # type: ignore[attr-defined]
         for _ in range(_MAX_ATTEMPTS):
-            with Session(self._engine, expire_on_commit=False) as session:
-                known = self._known(session, tenant, conversation_id, set(digests))
+            with self._engine.connect() as connection:
+                rows = connection.execute(
+                    select(table.c.id, table.c.value_hmac, table.c.placeholder, table.c.last_used).where(
+                        table.c.tenant == tenant,
+                        table.c.conversation_id == conversation_id,
+                        table.c.value_hmac.in_(sorted(set(digests))),
+                    )
+                ).all()
+                known = {row.value_hmac: row.placeholder for row in rows}
                 now = _utcnow()
-                new_entries = self._new_entries(session, tenant, conversation_id, items, digests, known, now)
+                new_rows = self._new_rows(connection, tenant, conversation_id, items, digests, known, now)
                 # Keep retention moving for values still in use, without a write on every message.
-                stale = [e for e in known.values() if now - _aware_utc(e.last_used) > timedelta(minutes=1)]
-                for entry in stale:
-                    entry.last_used = now
-                session.add_all([*new_entries, *stale])
-                if new_entries or stale:
+                stale = [row.id for row in rows if now - _aware_utc(row.last_used) > timedelta(minutes=1)]
+                if new_rows or stale:
                     try:
-                        session.commit()
+                        if new_rows:
+                            connection.execute(table.insert(), new_rows)
+                        if stale:
+                            connection.execute(
+                                table.update().where(table.c.id.in_(stale)).values(last_used=now)
+                            )
+                        connection.commit()
                     except IntegrityError:
-                        session.rollback()  # another writer took a number or stored a value first: look again
+                        connection.rollback()  # another writer took a number or stored a value first: again
                         continue
-                known.update({entry.value_hmac: entry for entry in new_entries})
-                return [known[digest].placeholder for digest in digests]
+                known.update({row["value_hmac"]: row["placeholder"] for row in new_rows})
+                return [known[digest] for digest in digests]
         raise RuntimeError("could not allocate placeholders after repeated conflicts")
 
-    @staticmethod
-    def _known(
-        session: Session, tenant: str, conversation_id: str, digests: set[str]
-    ) -> dict[str, PiiVaultEntry]:
-        rows = session.exec(
-            select(PiiVaultEntry).where(
-                PiiVaultEntry.tenant == tenant,
-                PiiVaultEntry.conversation_id == conversation_id,
-                PiiVaultEntry.value_hmac.in_(sorted(digests)),  # type: ignore[attr-defined]
-            )
-        ).all()
-        return {row.value_hmac: row for row in rows}
-
-    def _new_entries(
+    def _new_rows(
         self,
-        session: Session,
+        connection: Connection,
         tenant: str,
         conversation_id: str,
         items: Sequence[tuple[str, str]],
         digests: list[str],
-        known: dict[str, PiiVaultEntry],
+        known: dict[str, str],
         now: datetime,
-    ) -> list[PiiVaultEntry]:
+    ) -> list[dict[str, object]]:
         first_seen: dict[str, tuple[str, str]] = {}
         for (kind, value), digest in zip(items, digests, strict=True):
             if digest not in known:
                 first_seen.setdefault(digest, (kind, value))
         if not first_seen:
             return []
-        highest = session.exec(
-            select(func.max(PiiVaultEntry.number)).where(
-                PiiVaultEntry.tenant == tenant, PiiVaultEntry.conversation_id == conversation_id
+        table = PiiVaultEntry.__table__  # type: ignore[attr-defined]
+        highest = connection.execute(
+            select(func.max(table.c.number)).where(
+                table.c.tenant == tenant, table.c.conversation_id == conversation_id
             )
-        ).one()
-        entries = []
+        ).scalar()
+        rows: list[dict[str, object]] = []
         for offset, (digest, (kind, value)) in enumerate(first_seen.items(), start=1):
             number = (highest or 0) + offset
-            entries.append(
-                PiiVaultEntry(
-                    tenant=tenant,
-                    conversation_id=conversation_id,
-                    number=number,
-                    placeholder=make_placeholder(kind, number),
-                    entity_type=kind,
-                    value_encrypted=self._fernet.encrypt(value.encode()),
-                    value_hmac=digest,
-                    created_at=now,
-                    last_used=now,
-                )
+            rows.append(
+                {
+                    "tenant": tenant,
+                    "conversation_id": conversation_id,
+                    "number": number,
+                    "placeholder": make_placeholder(kind, number),
+                    "entity_type": kind,
+                    "value_encrypted": self._fernet.encrypt(value.encode()),
+                    "value_hmac": digest,
+                    "created_at": now,
+                    "last_used": now,
+                }
             )
-        return entries
+        return rows
 
     def values_for(self, tenant: str, conversation_id: str, placeholders: Iterable[str]) -> dict[str, str]:
         """The decrypted values of the given placeholders that exist in this conversation."""

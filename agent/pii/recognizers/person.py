@@ -79,6 +79,18 @@ _CUE_PATTERNS.append(
 )
 
 
+def words_after_cues(text: str) -> list[tuple[int, int]]:
+    """The spans of the first word after each name cue ("Thanks,\nroger", "Dear Ms Alvarez"): where a name
+    is likely even when nothing else says so."""
+    spans = []
+    for pattern, _score, _lower in _CUE_PATTERNS:
+        for cue in pattern.finditer(text):
+            word = _TOKEN.match(text, cue.end())
+            if word and is_name_word(word.group(1)):
+                spans.append(word.span(1))
+    return spans
+
+
 def is_name_word(word: str) -> bool:
     bare = word.rstrip(".").lower()
     return (
@@ -194,7 +206,8 @@ def _in_gazetteer(value: str) -> bool:
 def _pos_by_offset(nlp_artifacts: NlpArtifacts | None) -> dict[int, str]:
     if nlp_artifacts is None or nlp_artifacts.tokens is None:
         return {}
-    return {token.idx: token.pos_ for token in nlp_artifacts.tokens}
+    # Untagged (the analyzer's first pass has tokens only): no tag, rather than the empty one.
+    return {token.idx: token.pos_ for token in nlp_artifacts.tokens if token.pos_}
 
 
 class InitialedNameRecognizer(PatternRecognizer):

@@ -112,3 +112,21 @@ class ZipCodeRecognizer(NearbyWordsContext, PatternRecognizer):
 _CODE_AFTER_PLACE = regex.compile(
     r"[ \t]*,?[ \t]*(\d{5}-\d{3}|\d{4,5}|\d{3}[ ]\d{2}|\d{2}-\d{3})\b(?![.,/:\-]?\d)"
 )
+
+
+class PostcodeAfterPlaceRecognizer(ZipCodeRecognizer):
+    """Only the codes right after a place spaCy's NER found: the part of `ZipCodeRecognizer` that needs the
+    model, run in the analyzer's model pass (the patterns ran in the first pass already)."""
+
+    def __init__(self, supported_language: str = "en") -> None:
+        super().__init__(supported_language=supported_language)
+        self.name = "PostcodeAfterPlaceRecognizer"  # type: ignore[has-type]
+
+    def analyze(
+        self,
+        text: str,
+        entities: list[str],
+        nlp_artifacts: NlpArtifacts | None = None,
+        regex_flags: int | None = None,
+    ) -> list[RecognizerResult]:
+        return self._codes_after_places(text, nlp_artifacts)

@@ -242,3 +242,78 @@ def test_dialable_phones_skip_our_ids_and_find_canadian_numbers() -> None:
     text = "Order ORD-416555 (ref TCK-4165550199): call me on (416) 555-0199 or +1 604 555 0142."
     found = [text[r.start : r.end] for r in recognizer.analyze(text, ["PHONE_NUMBER"])]
     assert found == ["(416) 555-0199", "+1 604 555 0142"]
+
+
+# --- spaCy's model runs only for words the rules cannot place (issue 14: redaction latency) ----------
+
+
+@pytest.fixture
+def model_calls(pii_analyzer: DeskpilotAnalyzer, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The texts the analyzer sent through its model pass, in order."""
+    assert pii_analyzer.model_pass is not None
+    calls: list[str] = []
+    original = pii_analyzer.model_pass.analyze
+
+    def spy(text: str, *args: object, **kwargs: object) -> object:
+        calls.append(text)
+        return original(text, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pii_analyzer.model_pass, "analyze", spy)
+    return calls
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hi, I'm Dana Whitfield. Order ORD-104233 arrived damaged; email dana.w@example.com. Thanks!",
+        "Great, thanks. The Summit Light 2 tent arrived. Refund NB-TENT-2P to card 4111 1111 1111 1111.",
+        "please cancel ORD-552100, it was a gift that never came",
+    ],
+)
+def test_messages_the_rules_explain_skip_the_model(
+    pii_analyzer: DeskpilotAnalyzer, model_calls: list[str], text: str
+) -> None:
+    pii_analyzer.analyze(text, "en")
+    assert model_calls == []
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("The parcel was left with Kwabena Osei-Tutu next door.", "Kwabena Osei-Tutu"),
+        ("I spoke to timothy arnold on the phone yesterday.", "timothy arnold"),
+        ("Thanks for checking.\nKind regards,\nroger potter", "roger potter"),
+    ],
+)
+def test_words_the_rules_cannot_place_go_through_the_model(
+    pii_analyzer: DeskpilotAnalyzer, model_calls: list[str], text: str, name: str
+) -> None:
+    found = [text[r.start : r.end] for r in pii_analyzer.analyze(text, "en") if r.entity_type == "PERSON"]
+    assert model_calls == [text]
+    assert any(name in value for value in found), found
+
+
+def test_a_place_spacy_finds_still_marks_the_postcode_after_it(pii_analyzer: DeskpilotAnalyzer) -> None:
+    text = "Please ship it to Berlin, 10435 by Friday."
+    found = {(r.entity_type, text[r.start : r.end]) for r in pii_analyzer.analyze(text, "en")}
+    assert ("ZIP_CODE", "10435") in found
+
+
+def test_the_model_runs_once_on_the_same_doc(pii_analyzer: DeskpilotAnalyzer) -> None:
+    engine = pii_analyzer.nlp_engine
+    artifacts = engine.tokenize("Zbignieva wrote to us.", "en")  # type: ignore[attr-defined]
+    assert not artifacts.tokens.ents and not artifacts.tokens[0].pos_
+    complete = engine.complete(artifacts, "en")  # type: ignore[attr-defined]
+    assert complete.tokens is artifacts.tokens and complete.tokens[0].pos_
+    again = engine.complete(complete, "en")  # type: ignore[attr-defined]
+    assert [e.text for e in again.entities] == [e.text for e in complete.entities]
+    assert complete.lemmas == ["zbignieva", "wrote", "to", "us", "."]
+
+
+def test_phones_beside_cards_and_ibans_are_still_found() -> None:
+    from agent.pii.recognizers.phone import DialablePhoneRecognizer
+
+    text = "Card 4111 1111 1111 1111, IBAN GB82 WEST 1234 5698 7654 32, call 020 7946 0958 or +1 415 555 2671"
+    found = {text[r.start : r.end] for r in DialablePhoneRecognizer().analyze(text, ["PHONE_NUMBER"])}
+    assert "020 7946 0958" in found and "+1 415 555 2671" in found
+    assert not any(value in "4111 1111 1111 1111 GB82 WEST 1234 5698 7654 32" for value in found)
