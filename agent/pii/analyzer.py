@@ -37,11 +37,14 @@ class DeskpilotAnalyzer(AnalyzerEngine):
         self,
         *args: Any,
         english_words: frozenset[str] = frozenset(),
+        common_words: frozenset[str] | None = None,
         model_pass: AnalyzerEngine | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.english_words = english_words
+        # English words with a verb, adjective or adverb sense: never a proper noun alone.
+        self.common_words = english_words if common_words is None else common_words
         # The recognizers that read spaCy's tags and entities, run only when `needs_model` says so.
         self.model_pass = model_pass
 
@@ -90,8 +93,8 @@ class DeskpilotAnalyzer(AnalyzerEngine):
         ~17 ms a 250-character message costs) runs only then.
 
         A word is placed when a result or one of our ids covers it, when it is a stop word or courtesy word,
-        or when it is an English word that is no known given name or surname ("Summit Light", "Order" at
-        the start of a sentence). Any other capitalised word ("Whitfield", "Leeds"), and a known given name
+        or when it is a common English word that is no known given name or surname ("Summit Light", "Order"
+        at the start of a sentence). Any other capitalised word ("Whitfield", "Leeds"), and a known given name
         (or a surname that is no English word) written in lower case ("timothy"), or any word right after a
         name cue that no result covers, sends the message through the model: the rules explain most
         messages, and the model sees every message they cannot.
@@ -100,24 +103,62 @@ class DeskpilotAnalyzer(AnalyzerEngine):
         text = doc.text
         covered = [(r.start, r.end) for r in found] + [m.span() for m in PROTECTED.finditer(text)]
         firsts, lasts = first_names(), surnames()
-        for token in doc:
+        tokens = list(doc)
+        for i, token in enumerate(tokens):
             word = token.text
             if not word[:1].isalpha() or not is_name_word(word):
                 continue
             if any(start < token.idx + len(word) and token.idx < end for start, end in covered):
                 continue
-            low = _POSSESSIVE.sub("", token.lower_)
-            given, surname, english = low in firsts, low.split("-")[0] in lasts, low in self.english_words
+            low = _POSSESSIVE.sub("", token.lower_).rstrip(".")
+            given, surname = low in firsts, low.split("-")[0] in lasts
+            english = _in_word_list(low, self.english_words)
             if word[:1].isupper():
-                if given or surname or not english:
+                # WordNet holds proper nouns too ("catherine", "denver"), as nouns only: a capitalised word
+                # counts as ordinary only when it is also a verb, adjective or adverb ("Order", "Summit").
+                if given or surname or not _in_word_list(low, self.common_words):
                     return True
-            elif given or (surname and not english):
-                return True
+            elif (given and not _in_word_list(low, self.common_words)) or (surname and not english):
+                return True  # "timothy", "pugh": a given name no verb or adjective, a surname no word
+            elif given and _beside_a_name(tokens, i, firsts, lasts):
+                return True  # "stephen french", "timothy arnold": English words, and a full name
         # A word right after a cue ("Thanks,\nroger potter") that no rule took.
         return any(
             not any(start < end_ and start_ < end for start_, end_ in covered)
             for start, end in words_after_cues(text)
         )
+
+
+def _in_word_list(word: str, words: frozenset[str]) -> bool:
+    """In `words` as written or as a regular inflection ("forwarded", "lanterns", "tries"): the first pass
+    has no lemmatizer to say so."""
+    if word in words:
+        return True
+    for suffix, replacement in _INFLECTIONS:
+        if (
+            word.endswith(suffix)
+            and len(word) > len(suffix) + 2
+            and word[: -len(suffix)] + replacement in words
+        ):
+            return True
+    return False
+
+
+_INFLECTIONS = (
+    ("ies", "y"),
+    ("es", ""),
+    ("s", ""),
+    ("ied", "y"),
+    ("ed", ""),
+    ("ed", "e"),
+    ("ing", ""),
+    ("ing", "e"),
+)
+
+
+def _beside_a_name(tokens: list[Any], i: int, firsts: frozenset[str], lasts: frozenset[str]) -> bool:
+    neighbours = [tokens[j].lower_ for j in (i - 1, i + 1) if 0 <= j < len(tokens)]
+    return any(is_name_word(word) and (word in lasts or word in firsts) for word in neighbours)
 
 
 _POSSESSIVE = regex.compile(r"['’]s$")

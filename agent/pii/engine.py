@@ -149,12 +149,15 @@ def _check_model(spacy_model: str) -> None:
         )
 
 
-def english_words(nlp: spacy.language.Language) -> frozenset[str]:
-    """The lemmatizer's word index (WordNet nouns, verbs, adjectives, adverbs), shipped in the model."""
+def english_words(nlp: spacy.language.Language, *, nouns: bool = True) -> frozenset[str]:
+    """The lemmatizer's word index (WordNet nouns, verbs, adjectives, adverbs), shipped in the model;
+    `nouns=False`: only the words with a verb, adjective or adverb sense (WordNet's proper nouns, such as
+    "catherine" or "denver", are nouns only)."""
     if "lemmatizer" not in nlp.pipe_names:
         return frozenset()
     index = nlp.get_pipe("lemmatizer").lookups.get_table("lemma_index")  # type: ignore[attr-defined]
-    return frozenset(word for words in index.values() for word in words)
+    noun = nlp.vocab.strings["noun"]
+    return frozenset(word for key, words in index.items() if nouns or key != noun for word in words)
 
 
 def build_analyzer(
@@ -194,6 +197,7 @@ def build_analyzer(
         context_aware_enhancer=enhancer,
         default_score_threshold=score_threshold,
         english_words=words,
+        common_words=english_words(engine.nlp[LANGUAGE], nouns=False),  # type: ignore[index]
         model_pass=model_pass,
     )
 

@@ -65,8 +65,8 @@ class CardExpiryRecognizer(NearbyWordsContext, PatternRecognizer):
     PATTERNS = [
         Pattern(
             "expiry after a cue (strong)",
-            r"(?<=\b(?:exp(?:iry|iration|ires|\.)?|valid\s+(?:thru|through|until|till)|good\s+thru)"
-            r"(?:\s+date)?\s*(?:is|:|-)?\s*)(?:0?[1-9]|1[0-2])\s?[/\-]\s?(?:\d{2}|20\d{2})\b",
+            r"\b(?:exp(?:iry|iration|ires|\.)?|valid\s+(?:thru|through|until|till)|good\s+thru)"
+            r"(?:\s+date)?\s*(?:is|:|-)?\s*\K(?:0?[1-9]|1[0-2])\s?[/\-]\s?(?:\d{2}|20\d{2})\b",
             0.8,
         ),
         Pattern("month/year (weak)", _NOT_AN_ID + r"\b(?:0[1-9]|1[0-2])\s?/\s?(?:\d{2}|20\d{2})\b(?!/)", 0.1),
@@ -90,8 +90,8 @@ class CardSecurityCodeRecognizer(PatternRecognizer):
     PATTERNS = [
         Pattern(
             "code after a cue (strong)",
-            r"(?<=\b(?:cvv2?|cvc2?|cid|security\s+code|card\s+code|card\s+verification(?:\s+code)?)"
-            r"\s*(?:is|:|#|-|number)?\s*)\d{3,4}\b",
+            r"\b(?:cvv2?|cvc2?|cid|security\s+code|card\s+code|card\s+verification(?:\s+code)?)"
+            r"\s*(?:is|:|#|-|number)?\s*\K\d{3,4}\b",
             0.8,
         ),
     ]
@@ -128,7 +128,7 @@ class AccountNumberRecognizer(NearbyWordsContext, PatternRecognizer):
         ),
         Pattern(
             "number after an account cue (strong)",
-            r"(?<=\b(?i:account|acct|a/c)(?:\s+(?i:number|no\.?|#))?\s*(?:(?i:is)|:|#)?\s*)"
+            r"\b(?i:account|acct|a/c)(?:\s+(?i:number|no\.?|#))?\s*(?:(?i:is)|:|#)?\s*\K"
             r"\d[\d \-]{4,24}\d\b",
             0.7,
         ),

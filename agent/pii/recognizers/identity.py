@@ -19,7 +19,7 @@ class DriverLicenseRecognizer(NearbyWordsContext, PatternRecognizer):
     PATTERNS = [
         Pattern(
             "number after a licence cue (strong)",
-            r"(?<=\b(?:driver'?s?|driving)\s+licen[cs]e" + _NUMBER_WORDS + r")[A-Z0-9](?:[A-Z0-9\-]{3,18})\b",
+            r"\b(?:driver'?s?|driving)\s+licen[cs]e" + _NUMBER_WORDS + r"\K[A-Z0-9](?:[A-Z0-9\-]{3,18})\b",
             0.8,
         ),
         Pattern("letter and digits (weak)", r"\b[A-Z]{1,2}\d{5,14}\b", 0.1),
@@ -47,7 +47,7 @@ class PassportRecognizer(NearbyWordsContext, PatternRecognizer):
     PATTERNS = [
         Pattern(
             "number after a passport cue (strong)",
-            r"(?<=\bpassport" + _NUMBER_WORDS + r")[A-Z0-9]{6,9}\b",
+            r"\bpassport" + _NUMBER_WORDS + r"\K[A-Z0-9]{6,9}\b",
             0.8,
         ),
         Pattern("letters and digits (weak)", r"\b[A-Z]{1,2}\d{6,8}\b", 0.1),

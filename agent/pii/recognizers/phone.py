@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from presidio_analyzer import Pattern, PatternRecognizer, RecognizerResult
+import phonenumbers
+from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
 from agent.pii.recognizers.context import NearbyWordsContext
@@ -159,8 +160,15 @@ class DialablePhoneRecognizer(PhoneRecognizer):
         # Cards and IBANs whose checksums hold are redacted as what they are; libphonenumber would try each
         # digit group of them in every region (most of this recognizer's time on a message holding one).
         blanked = _CARD_OR_IBAN.sub(_blank_if_checksum_holds, blanked)
-        results = super().analyze(blanked, entities, nlp_artifacts)  # type: ignore[arg-type]
-        return [r for r in results if not self._bare_run(text, r)]
+        results = []
+        for region in self.supported_regions:
+            leniency = 1 if self.leniency is None else self.leniency  # 1: VALID, as Presidio defaults
+            found = list(phonenumbers.PhoneNumberMatcher(blanked, region, leniency=leniency))
+            for match in found:
+                results.append(self._get_recognizer_result(match, text, region, nlp_artifacts))
+                # Found in one region, a number need not be tried in the next ones (Presidio's loop does).
+                blanked = blanked[: match.start] + " " * (match.end - match.start) + blanked[match.end :]
+        return [r for r in EntityRecognizer.remove_duplicates(results) if not self._bare_run(text, r)]
 
     @staticmethod
     def _bare_run(text: str, result: RecognizerResult) -> bool:

@@ -36,10 +36,10 @@ class ZipCodeRecognizer(NearbyWordsContext, PatternRecognizer):
     PATTERNS = [
         Pattern(
             "code after a postcode cue (strong)",
-            r"(?<=\b" + _CUE + r"(?:\s+(?i:is|si|was))?\s*[:#\-]?\s*)(?i:" + _ANY_CODE + r")\b",
+            r"\b" + _CUE + r"(?:\s+(?i:is|si|was))?\s*[:#\-]?\s*\K(?i:" + _ANY_CODE + r")\b",
             0.85,
         ),
-        Pattern("US state and ZIP (medium)", r"(?<=,?\s\b[A-Z]{2}\s{1,2})\d{5}(?:-\d{4})?\b", 0.5),
+        Pattern("US state and ZIP (medium)", r"\s\b[A-Z]{2}\s{1,2}\K\d{5}(?:-\d{4})?\b", 0.5),
         Pattern("ZIP+4 (medium)", r"\b\d{5}-\d{4}\b", 0.5),
         Pattern("UK postcode (medium)", r"\b(?:[A-Z]{1,2}\d[A-Z\d]?|GIR)\s\d[ABD-HJLNP-UW-Z]{2}\b", 0.6),
         Pattern(
