@@ -85,6 +85,11 @@ class WireCompletions:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._completions, name)
 
+    @property
+    def with_raw_response(self) -> WireCompletions:
+        """The non-streaming path (langchain-openai's `_agenerate`) calls `with_raw_response.create`."""
+        return WireCompletions(self._completions.with_raw_response)
+
     async def create(self, **payload: Any) -> Any:
         wire = {key: payload.pop(key) for key in self.WIRE if key in payload}
         extra = {**(payload.pop("extra_body", None) or {}), **wire}

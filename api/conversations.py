@@ -188,7 +188,7 @@ class ConversationService:
         await self._refuse_while_waiting(tenant, conversation_id)
 
     async def send(self, **turn: Any) -> TurnResult:
-        return await final_result(self.stream(**turn))
+        return await final_result(self.stream(**turn, tokens=False))
 
     async def stream(
         self,
@@ -201,9 +201,11 @@ class ConversationService:
         channel: str = "api",
         images: tuple[ImageRef, ...] = (),
         as_draft: bool = False,
+        tokens: bool = True,
     ) -> AsyncIterator[TurnEvent]:
         """`as_draft`: the reply goes to staff, not the customer (a helpdesk note), so it is stored as a
-        draft; tools follow the usual rules (reads run, money-moving tools wait for approval)."""
+        draft; tools follow the usual rules (reads run, money-moving tools wait for approval).
+        `tokens=False`: no token events (the model is asked for whole replies)."""
         conversation = self.get(tenant=tenant, conversation_id=conversation_id)
         customer = self.resolve_customer(conversation, customer_id)
         await self._refuse_while_waiting(tenant, conversation_id)
@@ -224,16 +226,24 @@ class ConversationService:
             )
         )
         request = self._request(conversation, turn, customer, redacted, context, images=images)
-        async for event in self._run(turn, request, counts, draft=request.draft_only or as_draft):
+        async for event in self._run(
+            turn, request, counts, draft=request.draft_only or as_draft, tokens=tokens
+        ):
             yield event
 
     # --- a staff draft ----------------------------------------------------------------------------------
 
     async def draft(self, **turn: Any) -> TurnResult:
-        return await final_result(self.stream_draft(**turn))
+        return await final_result(self.stream_draft(**turn, tokens=False))
 
     async def stream_draft(
-        self, *, tenant: str, conversation_id: str, actor: str | None, channel: str = "api"
+        self,
+        *,
+        tenant: str,
+        conversation_id: str,
+        actor: str | None,
+        channel: str = "api",
+        tokens: bool = True,
     ) -> AsyncIterator[TurnEvent]:
         """A suggested reply to the customer's latest message, for staff to review: nothing acts."""
         conversation = self.get(tenant=tenant, conversation_id=conversation_id)
@@ -249,7 +259,7 @@ class ConversationService:
             )
         )
         request = self._request(conversation, turn, conversation.customer_id, "", context, draft=True)
-        async for event in self._run(turn, request, {}, draft=True):
+        async for event in self._run(turn, request, {}, draft=True, tokens=tokens):
             yield event
 
     # --- staff replies and internal notes ---------------------------------------------------------------
@@ -497,6 +507,7 @@ class ConversationService:
         draft: bool,
         events: Any = None,
         locked: bool = False,
+        tokens: bool = True,
     ) -> AsyncIterator[TurnEvent]:
         """The turn detached from the caller (api.turns), refused under the lock if an approval started
         waiting meanwhile, and stored when it ends."""
@@ -516,7 +527,9 @@ class ConversationService:
             # A new turn checks for a pending approval on the checkpoint it reads anyway (one read).
             return self.turns.run(
                 turn,
-                lambda: self.agent.stream_turn(request, refuse=None if locked else _refuse_pending),
+                lambda: self.agent.stream_turn(
+                    request, refuse=None if locked else _refuse_pending, tokens=tokens
+                ),
                 store=store,
                 locked=locked,
             )

@@ -26,9 +26,7 @@ def put_settings(
     field sent as null goes back to its default. `rate_limit_per_minute` and `concurrent_turns` can only
     lower the service-wide limits (422 above them)."""
     if problems := limits.above_ceiling(body.model_dump(exclude_unset=True)):
-        raise InvalidInput(
-            "; ".join(f"{p['field']}: {p['problem']}" for p in problems), problems=problems
-        )
+        raise InvalidInput("; ".join(f"{p['field']}: {p['problem']}" for p in problems), problems=problems)
     try:
         return runtime.tenants.update(principal.tenant, body, actor=principal.key_id)
     except ValidationError as error:

@@ -77,6 +77,33 @@ def test_streaming_over_http(client: Any, openai_stub: Any, seeded_engine: Any) 
     assert openai_stub.chat_requests[0].json["stream"] is True
 
 
+def test_a_json_turn_asks_for_the_whole_reply_at_once(
+    client: Any, openai_stub: Any, seeded_engine: Any
+) -> None:
+    """Nobody reads a JSON reply as it is written: one response instead of a chunk per token, with the
+    messages and tools still sent as built (not walked by the SDK) and the usage still recorded."""
+    headers = bearer(seeded_engine)
+    conversation = client.post("/v1/conversations", json={"customer_id": "CUS-1001"}, headers=headers).json()[
+        "id"
+    ]
+    openai_stub.enqueue(
+        Reply("Refunds reach your card within 5-10 business days.", usage=Usage(1200, 11, cached_tokens=1024))
+    )
+    response = client.post(
+        f"/v1/conversations/{conversation}/messages",
+        json={"content": "How long do refunds take?"},
+        headers=headers,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["reply"] == "Refunds reach your card within 5-10 business days."
+    assert body["usage"]["cached_tokens"] == 1024 and body["model"] == "gpt-4o"
+    sent = openai_stub.chat_requests[0].json
+    assert not sent.get("stream")
+    assert sent["messages"][0]["role"] == "system" and sent["messages"][-1]["role"] == "user"
+    assert {tool["function"]["name"] for tool in sent["tools"]} >= {"lookup_order", "search_knowledge"}
+
+
 def test_model_failure_falls_back_to_offline_engine(
     client: Any, openai_stub: Any, seeded_engine: Any
 ) -> None:

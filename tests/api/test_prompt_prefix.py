@@ -162,14 +162,16 @@ def test_system_message_and_tools_are_byte_identical(sent: tuple[list[Conversati
     assert len({json.dumps(b["tools"]) for b in bodies}) == 1
     assert len({tools_part(b) for b in raw}) == 1  # the exact bytes, not only the same JSON value
     # The SDK writes model, stream, then messages and tools last: the bytes every request shares must
-    # reach at least to the end of the system message, across tenants and conversations.
+    # reach at least to the end of the system message, across tenants and conversations. These turns are
+    # JSON ones, so the model is asked for whole replies (`stream: false`, no `stream_options`); a
+    # streamed turn differs in those two fields only, which are not part of the prompt a provider caches.
+    assert all(b["stream"] is False and "stream_options" not in b for b in bodies)
     assert list(bodies[0]) == [
         "model",
         "stream",
         "messages",
         "max_completion_tokens",
         "prompt_cache_key",
-        "stream_options",
         "temperature",
         "tools",
     ]
