@@ -140,7 +140,17 @@ async def open_checkpointer(settings: Settings, stack: AsyncExitStack) -> BaseCh
         saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
         await saver.setup()
         return saver
-    return await stack.enter_async_context(AsyncSqliteSaver.from_conn_string(str(settings.checkpoint_path)))
+    import aiosqlite
+
+    conn = await stack.enter_async_context(aiosqlite.connect(str(settings.checkpoint_path)))
+    # The same choice as the store's SQLite file (api/db.py): WAL with synchronous=NORMAL, so a turn's
+    # checkpoint commit survives the process being killed (the crash tests SIGKILL servers mid-turn) and
+    # costs no fsync; a power loss can take back the last commits before the next WAL checkpoint (the
+    # turn then runs again from its stored message). The saver's own connection would keep FULL.
+    await conn.execute("PRAGMA journal_mode=WAL")
+    await conn.execute("PRAGMA synchronous=NORMAL")
+    await conn.execute("PRAGMA busy_timeout=30000")  # several processes may share the file
+    return AsyncSqliteSaver(conn)
 
 
 WARM_UP_TEXT = "Hi, I'm Jane Doe (jane.doe@example.com, +1 415 555 0100). Where is my order ORD-1001?"
