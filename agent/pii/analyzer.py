@@ -92,12 +92,13 @@ class DeskpilotAnalyzer(AnalyzerEngine):
         """Whether a word the rules could not place might be a name or a place: spaCy's model (~11 of the
         ~17 ms a 250-character message costs) runs only then.
 
-        A word is placed when a result or one of our ids covers it, when it is a stop word or courtesy word,
-        or when it is a common English word that is no known given name or surname ("Summit Light", "Order"
-        at the start of a sentence). Any other capitalised word ("Whitfield", "Leeds"), and a known given name
-        (or a surname that is no English word) written in lower case ("timothy"), or any word right after a
-        name cue that no result covers, sends the message through the model: the rules explain most
-        messages, and the model sees every message they cannot.
+        A word is placed when a result or one of our ids covers it, when it is a stop or courtesy word, when
+        it is capitalised and a common English word (a verb, adjective or adverb sense) that is no known
+        given name or surname ("Order", "Summit Light"), or when it is in lower case and neither a given
+        name that is no common word ("timothy") nor a surname that is no English word ("pugh"), nor a given
+        name beside another name. Any other word, and a word right after a name cue that no result covers
+        ("Thanks,\nroger potter"), sends the message through the model: the rules explain most messages,
+        and the model sees every message they cannot.
         """
         doc = artifacts.tokens
         text = doc.text

@@ -106,7 +106,7 @@ class CardSecurityCodeRecognizer(PatternRecognizer):
         )
 
 
-def iban_checksum_ok(value: str) -> bool:
+def _iban_checksum_ok(value: str) -> bool:
     compact = re.sub(r"\s", "", value).upper()
     rearranged = compact[4:] + compact[:4]
     digits = "".join(str(int(ch, 36)) for ch in rearranged)
@@ -155,4 +155,4 @@ class AccountNumberRecognizer(NearbyWordsContext, PatternRecognizer):
         if digits and len(set(digits)) == 1:
             return True
         # A valid IBAN is reported by Presidio's IbanRecognizer as IBAN_CODE; do not double it.
-        return bool(re.match(r"[A-Z]{2}\d{2}", pattern_text)) and iban_checksum_ok(pattern_text)
+        return bool(re.match(r"[A-Z]{2}\d{2}", pattern_text)) and _iban_checksum_ok(pattern_text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import TYPE_CHECKING
 
@@ -159,7 +160,7 @@ class DialablePhoneRecognizer(PhoneRecognizer):
         blanked = PROTECTED.sub(lambda match: " " * len(match.group()), text)
         # Cards and IBANs whose checksums hold are redacted as what they are; libphonenumber would try each
         # digit group of them in every region (most of this recognizer's time on a message holding one).
-        blanked = _CARD_OR_IBAN.sub(_blank_if_checksum_holds, blanked)
+        blanked = _CARD_OR_IBAN.sub(_blank_if_certain, blanked)
         results = []
         for region in self.supported_regions:
             leniency = 1 if self.leniency is None else self.leniency  # 1: VALID, as Presidio defaults
@@ -184,13 +185,28 @@ _CARD_OR_IBAN = re.compile(
 )
 
 
-def _blank_if_checksum_holds(match: re.Match[str]) -> str:
-    from agent.pii.recognizers.finance import iban_checksum_ok
-
+def _blank_if_certain(match: re.Match[str]) -> str:
+    """Blank a card- or IBAN-shaped value only when the card or IBAN recognizer alone, with no context
+    word, already redacts it whole (a 13-digit run or a number starting with 0 is left to be a phone)."""
     value = match.group()
-    card, iban = match.group("card"), match.group("iban")
-    holds = (card is not None and luhn_ok(card)) or (iban is not None and iban_checksum_ok(iban))
-    return " " * len(value) if holds else value
+    if match.group("card") is not None and not luhn_ok(value):
+        return value
+    recognizer = _card_or_iban_recognizers()[0 if match.group("card") is not None else 1]
+    found = recognizer.analyze(value, recognizer.supported_entities)
+    certain = any(r.start == 0 and r.end == len(value) and r.score >= _CERTAIN for r in found)
+    return " " * len(value) if certain else value
+
+
+_CERTAIN = 0.9  # a validated card or IBAN scores 1.0 (Presidio's MAX_SCORE); patterns alone score less
+
+
+@functools.cache
+def _card_or_iban_recognizers() -> tuple[PatternRecognizer, PatternRecognizer]:
+    from presidio_analyzer.predefined_recognizers import IbanRecognizer
+
+    from agent.pii.recognizers.finance import CardNumberRecognizer
+
+    return CardNumberRecognizer(), IbanRecognizer()
 
 
 def luhn_ok(value: str) -> bool:

@@ -319,3 +319,14 @@ def test_phones_beside_cards_and_ibans_are_still_found() -> None:
     found = {text[r.start : r.end] for r in DialablePhoneRecognizer().analyze(text, ["PHONE_NUMBER"])}
     assert "020 7946 0958" in found and "+1 415 555 2671" in found
     assert not any(value in "4111 1111 1111 1111 GB82 WEST 1234 5698 7654 32" for value in found)
+
+
+def test_a_phone_shaped_like_a_card_that_passes_luhn_is_still_a_phone() -> None:
+    """Only what the card recognizer redacts alone is hidden from libphonenumber: this number passes Luhn
+    but starts with 0, so no card pattern takes it."""
+    from agent.pii.recognizers.phone import DialablePhoneRecognizer, luhn_ok
+
+    text = "ring me on 0044 1214 9601 02 after six"
+    assert luhn_ok("0044 1214 9601 02")
+    found = {text[r.start : r.end] for r in DialablePhoneRecognizer().analyze(text, ["PHONE_NUMBER"])}
+    assert "0044 1214 9601 02" in found
