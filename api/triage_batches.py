@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from anyio import to_thread
-from openai import AsyncOpenAI
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, Session, SQLModel
 
@@ -22,6 +21,8 @@ from api.models import UsageRecord, new_id, utcnow
 from api.settings import Settings
 
 if TYPE_CHECKING:
+    from openai import AsyncOpenAI
+
     from api.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,8 @@ def online(settings: Settings) -> bool:
 
 
 def openai_client(settings: Settings) -> AsyncOpenAI:
+    from openai import AsyncOpenAI
+
     assert settings.openai_api_key is not None
     return AsyncOpenAI(
         api_key=settings.openai_api_key.get_secret_value(),
