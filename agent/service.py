@@ -78,7 +78,7 @@ class AgentService:
         `refuse` sees the approvals the conversation is paused on (from the same checkpoint read that
         tells where this turn's messages start) and may raise to refuse the turn. `tokens=False` (nobody
         reads the reply as it is written) asks the model for whole replies: one response to parse instead
-        of a chunk per token through the SDK, LangChain and LangGraph (a third of a turn's CPU)."""
+        of a chunk per token through the SDK, LangChain and LangGraph."""
         text, counts = (
             (request.text, {})
             if request.redacted

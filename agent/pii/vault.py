@@ -44,6 +44,9 @@ class PiiVaultEntry(SQLModel, table=True):
     last_used: datetime = Field(index=True)
 
 
+_TABLE = PiiVaultEntry.__table__  # type: ignore[attr-defined]  # Core statements, no ORM objects
+
+
 def load_or_create_key(path: Path) -> bytes:
     """Read the Fernet key at `path`, or create it there (mode 0600) on first start."""
     try:
@@ -115,14 +118,13 @@ class PiiVault:
         digests = [self._hmac(tenant, conversation_id, value) for _, value in items]
         if not digests:
             return []
-        table = PiiVaultEntry.__table__  # type: ignore[attr-defined]
         for _ in range(_MAX_ATTEMPTS):
             with self._engine.connect() as connection:
                 rows = connection.execute(
-                    select(table.c.id, table.c.value_hmac, table.c.placeholder, table.c.last_used).where(
-                        table.c.tenant == tenant,
-                        table.c.conversation_id == conversation_id,
-                        table.c.value_hmac.in_(sorted(set(digests))),
+                    select(_TABLE.c.id, _TABLE.c.value_hmac, _TABLE.c.placeholder, _TABLE.c.last_used).where(
+                        _TABLE.c.tenant == tenant,
+                        _TABLE.c.conversation_id == conversation_id,
+                        _TABLE.c.value_hmac.in_(sorted(set(digests))),
                     )
                 ).all()
                 known = {row.value_hmac: row.placeholder for row in rows}
@@ -133,10 +135,10 @@ class PiiVault:
                 if new_rows or stale:
                     try:
                         if new_rows:
-                            connection.execute(table.insert(), new_rows)
+                            connection.execute(_TABLE.insert(), new_rows)
                         if stale:
                             connection.execute(
-                                table.update().where(table.c.id.in_(stale)).values(last_used=now)
+                                _TABLE.update().where(_TABLE.c.id.in_(stale)).values(last_used=now)
                             )
                         connection.commit()
                     except IntegrityError:
@@ -162,10 +164,9 @@ class PiiVault:
                 first_seen.setdefault(digest, (kind, value))
         if not first_seen:
             return []
-        table = PiiVaultEntry.__table__  # type: ignore[attr-defined]
         highest = connection.execute(
-            select(func.max(table.c.number)).where(
-                table.c.tenant == tenant, table.c.conversation_id == conversation_id
+            select(func.max(_TABLE.c.number)).where(
+                _TABLE.c.tenant == tenant, _TABLE.c.conversation_id == conversation_id
             )
         ).scalar()
         rows: list[dict[str, object]] = []

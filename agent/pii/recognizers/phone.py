@@ -158,8 +158,8 @@ class DialablePhoneRecognizer(PhoneRecognizer):
         from agent.pii.analyzer import PROTECTED
 
         blanked = PROTECTED.sub(lambda match: " " * len(match.group()), text)
-        # Cards and IBANs whose checksums hold are redacted as what they are; libphonenumber would try each
-        # digit group of them in every region (most of this recognizer's time on a message holding one).
+        # Cards and IBANs their own recognizers redact are left to them; libphonenumber would try each digit
+        # group of them in every region (most of this recognizer's time on a message holding one).
         blanked = _CARD_OR_IBAN.sub(_blank_if_certain, blanked)
         results = []
         for region in self.supported_regions:

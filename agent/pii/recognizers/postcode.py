@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import regex
-from presidio_analyzer import AnalysisExplanation, Pattern, PatternRecognizer, RecognizerResult
+from presidio_analyzer import (
+    AnalysisExplanation,
+    LocalRecognizer,
+    Pattern,
+    PatternRecognizer,
+    RecognizerResult,
+)
 
 from agent.pii.recognizers.context import NearbyWordsContext, with_typos
 
@@ -61,20 +67,35 @@ class ZipCodeRecognizer(NearbyWordsContext, PatternRecognizer):
             global_regex_flags=0,
         )
 
-    PLACE_AND_CODE_SCORE = 0.5
+    def invalidate_result(self, pattern_text: str) -> bool:
+        # "00000" or "11111" is a placeholder someone typed, not a postcode.
+        return pattern_text.isdigit() and len(set(pattern_text)) == 1
+
+
+# Four or five digits (or 3+2, 2-3, 5-3) directly after the place, not followed by more number.
+_CODE_AFTER_PLACE = regex.compile(
+    r"[ \t]*,?[ \t]*(\d{5}-\d{3}|\d{4,5}|\d{3}[ ]\d{2}|\d{2}-\d{3})\b(?![.,/:\-]?\d)"
+)
+
+
+class PostcodeAfterPlaceRecognizer(LocalRecognizer):
+    """A code right after a place spaCy's NER found ("Costamezzana 43015", "Berlin, 10435"): the part of
+    postcode detection that needs the model, so it runs in the analyzer's model pass."""
+
+    NAME = "PostcodeAfterPlaceRecognizer"
+    SCORE = 0.5
+
+    def __init__(self, supported_language: str = "en") -> None:
+        super().__init__(
+            supported_entities=["ZIP_CODE"], supported_language=supported_language, name=self.NAME
+        )
+
+    def load(self) -> None:
+        pass
 
     def analyze(
-        self,
-        text: str,
-        entities: list[str],
-        nlp_artifacts: NlpArtifacts | None = None,
-        regex_flags: int | None = None,
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
-        results = super().analyze(text, entities, nlp_artifacts, regex_flags)
-        return results + self._codes_after_places(text, nlp_artifacts)
-
-    def _codes_after_places(self, text: str, nlp_artifacts: NlpArtifacts | None) -> list[RecognizerResult]:
-        """A code right after a place spaCy recognised ("Costamezzana 43015", "Berlin, 10435")."""
         if nlp_artifacts is None or nlp_artifacts.tokens is None:
             return []
         found = []
@@ -88,45 +109,17 @@ class ZipCodeRecognizer(NearbyWordsContext, PatternRecognizer):
                         entity_type="ZIP_CODE",
                         start=code.start(1),
                         end=code.end(1),
-                        score=self.PLACE_AND_CODE_SCORE,
+                        score=self.SCORE,
                         analysis_explanation=AnalysisExplanation(
-                            recognizer=self.name,  # type: ignore[has-type]
-                            original_score=self.PLACE_AND_CODE_SCORE,
+                            recognizer=self.NAME,
+                            original_score=self.SCORE,
                             textual_explanation="A postcode-shaped number right after a place name",
                         ),
                         recognition_metadata={
-                            RecognizerResult.RECOGNIZER_NAME_KEY: self.name,  # type: ignore[has-type]
+                            RecognizerResult.RECOGNIZER_NAME_KEY: self.NAME,
                             RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
                             RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY: True,
                         },
                     )
                 )
         return found
-
-    def invalidate_result(self, pattern_text: str) -> bool:
-        # "00000" or "11111" is a placeholder someone typed, not a postcode.
-        return pattern_text.isdigit() and len(set(pattern_text)) == 1
-
-
-# Four or five digits (or 3+2, 2-3, 5-3) directly after the place, not followed by more number.
-_CODE_AFTER_PLACE = regex.compile(
-    r"[ \t]*,?[ \t]*(\d{5}-\d{3}|\d{4,5}|\d{3}[ ]\d{2}|\d{2}-\d{3})\b(?![.,/:\-]?\d)"
-)
-
-
-class PostcodeAfterPlaceRecognizer(ZipCodeRecognizer):
-    """Only the codes right after a place spaCy's NER found: the part of `ZipCodeRecognizer` that needs the
-    model, run in the analyzer's model pass (the patterns ran in the first pass already)."""
-
-    def __init__(self, supported_language: str = "en") -> None:
-        super().__init__(supported_language=supported_language)
-        self.name = "PostcodeAfterPlaceRecognizer"  # type: ignore[has-type]
-
-    def analyze(
-        self,
-        text: str,
-        entities: list[str],
-        nlp_artifacts: NlpArtifacts | None = None,
-        regex_flags: int | None = None,
-    ) -> list[RecognizerResult]:
-        return self._codes_after_places(text, nlp_artifacts)
